@@ -1,0 +1,57 @@
+// swift-tools-version:6.0
+// Petal: transfer learning for image classifiers on Linux CPUs, with oneDNN kernels.
+// The targets follow the data's way through the program: C libraries, core (tensors and
+// the oneDNN bridge), layers, weight formats, models, data, training, evaluation, CLI.
+import PackageDescription
+
+let package = Package(
+    name: "Petal",
+    platforms: [.macOS(.v13)],
+    products: [
+        .library(name: "Petal", targets: ["PetalCore", "PetalLayers", "PetalWeights", "PetalModels",
+                                          "PetalData", "PetalTraining", "PetalEvaluation"]),
+        .executable(name: "petal", targets: ["PetalCLI"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/weichsel/ZIPFoundation", from: "0.9.19"),
+    ],
+    targets: [
+        // C libraries, through module maps.
+        .systemLibrary(name: "CDNNL", path: "Sources/CModules/CDNNL"),
+        .systemLibrary(name: "CTurboJPEG", path: "Sources/CModules/CTurboJPEG"),
+        .systemLibrary(name: "CPNG", path: "Sources/CModules/CPNG"),
+        .systemLibrary(name: "CHDF5", path: "Sources/CModules/CHDF5"),
+
+        // Tensors, parameters and the only place that calls oneDNN.
+        .target(name: "PetalCore", dependencies: ["CDNNL"]),
+        // Conv2D, BatchNormalization, activations, pooling, Dense, losses, and the layer graph.
+        .target(name: "PetalLayers", dependencies: ["PetalCore"]),
+        // Keras HDF5, PyTorch checkpoints, safetensors.
+        .target(name: "PetalWeights", dependencies: ["PetalCore", "CHDF5", "ZIPFoundation"]),
+        // Backbones (MobileNetV2, EfficientNet-Lite) and classifier heads.
+        .target(name: "PetalModels", dependencies: ["PetalCore", "PetalLayers", "PetalWeights"]),
+        // Scan, decode, augment, split and batch images.
+        .target(name: "PetalData", dependencies: ["PetalCore", "CTurboJPEG", "CPNG"]),
+        // Optimizers, callbacks, the training loop.
+        .target(name: "PetalTraining", dependencies: ["PetalCore", "PetalLayers", "PetalModels", "PetalData", "PetalWeights"]),
+        // Metrics and the HTML report.
+        .target(name: "PetalEvaluation", dependencies: ["PetalCore", "PetalData", "PetalTraining", "CTurboJPEG"]),
+        // The `petal` command.
+        .executableTarget(name: "PetalCLI", dependencies: [
+            "PetalCore", "PetalLayers", "PetalWeights", "PetalModels", "PetalData", "PetalTraining", "PetalEvaluation",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+
+        .testTarget(name: "PetalCoreTests", dependencies: ["PetalCore", "PetalTestSupport"]),
+        .testTarget(name: "PetalLayersTests", dependencies: ["PetalLayers", "PetalTestSupport"]),
+        .testTarget(name: "PetalWeightsTests", dependencies: ["PetalWeights", "PetalTestSupport"]),
+        .testTarget(name: "PetalModelsTests", dependencies: ["PetalModels", "PetalTestSupport"]),
+        .testTarget(name: "PetalDataTests", dependencies: ["PetalData", "PetalTestSupport"]),
+        .testTarget(name: "PetalTrainingTests", dependencies: ["PetalTraining", "PetalTestSupport"]),
+        .testTarget(name: "PetalEvaluationTests", dependencies: ["PetalEvaluation", "PetalTestSupport"]),
+        // Shared by the tests: fixture lookup, temporary folders, the shared flowers path.
+        .target(name: "PetalTestSupport", dependencies: ["PetalCore", "PetalWeights"], path: "Tests/PetalTestSupport"),
+    ],
+    swiftLanguageModes: [.v5]
+)

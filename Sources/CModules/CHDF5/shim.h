@@ -1,0 +1,2 @@
+// Debian installs the serial libhdf5 under /usr/include/hdf5/serial.
+#include "/usr/include/hdf5/serial/hdf5.h"

@@ -1,0 +1,1 @@
+@main struct Petal { static func main() {} }

@@ -1,0 +1,75 @@
+import CDNNL
+import Foundation
+
+/// The process-wide oneDNN CPU engine and stream. Every oneDNN call in Petal lives in
+/// PetalCore's bridge files (DNNL*.swift, TensorLayout.swift): oneDNN 3 changed the
+/// descriptor API, and a port must touch this folder only.
+public enum DNNL {
+    nonisolated(unsafe) static let engine: dnnl_engine_t = {
+        var engine: dnnl_engine_t?
+        check(dnnl_engine_create(&engine, dnnl_cpu, 0), "creating the CPU engine")
+        return engine!
+    }()
+
+    nonisolated(unsafe) static let stream: dnnl_stream_t = {
+        var stream: dnnl_stream_t?
+        check(dnnl_stream_create(&stream, engine, dnnl_stream_default_flags.rawValue), "creating a stream")
+        return stream!
+    }()
+
+    /// The threads oneDNN's OpenMP runtime uses for its kernels.
+    /// Defaults to OMP_NUM_THREADS or the number of cores.
+    public static var threads: Int {
+        get { ompGetMaxThreads.map { Int($0()) } ?? ProcessInfo.processInfo.activeProcessorCount }
+        set { ompSetNumThreads?(Int32(max(1, newValue))) }
+    }
+
+    /// oneDNN's own version, for reports and benchmarks.
+    public static var version: String {
+        guard let v = dnnl_version() else { return "unknown" }
+        return "\(v.pointee.major).\(v.pointee.minor).\(v.pointee.patch)"
+    }
+
+    // libdnnl is linked against the OpenMP runtime, so its symbols are in the process;
+    // looking them up avoids linking libgomp by a compiler-specific path.
+    private typealias SetThreads = @convention(c) (Int32) -> Void
+    private typealias GetThreads = @convention(c) () -> Int32
+    nonisolated(unsafe) private static let ompSetNumThreads: SetThreads? = symbol("omp_set_num_threads")
+    nonisolated(unsafe) private static let ompGetMaxThreads: GetThreads? = symbol("omp_get_max_threads")
+
+    private static func symbol<T>(_ name: String) -> T? {
+        _ = engine  // make sure libdnnl (and with it libgomp) is loaded
+        guard let handle = dlopen(nil, RTLD_NOW), let sym = dlsym(handle, name) else { return nil }
+        return unsafeBitCast(sym, to: T.self)
+    }
+
+    /// Waits until every primitive submitted to the stream has finished.
+    public static func wait() {
+        check(dnnl_stream_wait(stream), "waiting for the stream")
+    }
+}
+
+/// A failed oneDNN call is a programming error in Petal (bad shapes are checked before),
+/// so it stops with the status and what was being done.
+@inline(__always)
+func check(_ status: dnnl_status_t, _ what: @autoclosure () -> String) {
+    if status != dnnl_success {
+        fatalError("oneDNN failed \(what()): \(describe(status))")
+    }
+}
+
+/// Like `check` but returns false instead of stopping, for probing whether an
+/// implementation exists (e.g. a fused post-op).
+func succeeded(_ status: dnnl_status_t) -> Bool { status == dnnl_success }
+
+func describe(_ status: dnnl_status_t) -> String {
+    switch status {
+    case dnnl_out_of_memory: return "out of memory"
+    case dnnl_invalid_arguments: return "invalid arguments"
+    case dnnl_unimplemented: return "unimplemented"
+    case dnnl_iterator_ends: return "iterator ends"
+    case dnnl_runtime_error: return "runtime error"
+    case dnnl_not_required: return "not required"
+    default: return "status \(status.rawValue)"
+    }
+}

@@ -1,0 +1,23 @@
+import CDNNL
+
+/// Element types Petal stores. Float32 is the training type; bfloat16 where oneDNN computes in it.
+public enum DataType: String, Sendable, Codable {
+    case float32, bfloat16, uint8, int32
+
+    public var byteSize: Int {
+        switch self {
+        case .float32, .int32: return 4
+        case .bfloat16: return 2
+        case .uint8: return 1
+        }
+    }
+
+    var dnnl: dnnl_data_type_t {
+        switch self {
+        case .float32: return dnnl_f32
+        case .bfloat16: return dnnl_bf16
+        case .uint8: return dnnl_u8
+        case .int32: return dnnl_s32
+        }
+    }
+}
