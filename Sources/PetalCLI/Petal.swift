@@ -1,1 +1,12 @@
-@main struct Petal { static func main() {} }
+import ArgumentParser
+
+/// The `petal` command: train, evaluate and use image classifiers by transfer learning.
+@main
+struct Petal: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "petal",
+        abstract: "Train image classifiers by transfer learning from pretrained CNNs, on the CPU.",
+        subcommands: [
+            // Each stage adds its command here.
+        ])
+}
