@@ -17,6 +17,20 @@ public final class Tensor: @unchecked Sendable, CustomStringConvertible {
         self.storage = AlignedBuffer(byteCount: layout.byteCount)
     }
 
+    /// A tensor over existing storage (a view: both share the same bytes).
+    public init(layout: TensorLayout, sharing storage: AlignedBuffer) {
+        precondition(storage.byteCount >= layout.byteCount, "Tensor: storage too small for \(layout)")
+        self.layout = layout
+        self.storage = storage
+    }
+
+    /// The same row-major values seen with another shape of equal element count.
+    public func reshaped(_ newShape: [Int]) -> Tensor {
+        precondition(layout.isRowMajor && newShape.reduce(1, *) == count,
+                     "Tensor: cannot reshape \(layout) to \(newShape)")
+        return Tensor(layout: .rowMajor(newShape, dataType), sharing: storage)
+    }
+
     /// A zero-filled row-major tensor.
     public convenience init(zeros shape: [Int], dataType: DataType = .float32) {
         self.init(layout: .rowMajor(shape, dataType))

@@ -1,0 +1,169 @@
+import CDNNL
+import Foundation
+
+/// What a 2-D convolution computes: shapes, stride, explicit padding and groups.
+/// Padding is explicit on each side so that TensorFlow's 'same' padding (asymmetric at
+/// stride 2) and Keras's ZeroPadding2D are exact.
+public struct ConvolutionSpec: Hashable, Sendable {
+    /// Input (N, C, H, W).
+    public var input: [Int]
+    public var outputChannels: Int
+    public var kernel: (height: Int, width: Int) { (kernelSize[0], kernelSize[1]) }
+    public var kernelSize: [Int]
+    public var stride: [Int]
+    /// top, bottom, left, right
+    public var padding: [Int]
+    public var groups: Int
+    public var hasBias: Bool
+
+    public init(input: [Int], outputChannels: Int, kernel: [Int], stride: [Int], padding: [Int],
+                groups: Int = 1, hasBias: Bool) {
+        precondition(input.count == 4 && kernel.count == 2 && stride.count == 2 && padding.count == 4)
+        self.input = input; self.outputChannels = outputChannels; self.kernelSize = kernel
+        self.stride = stride; self.padding = padding; self.groups = groups; self.hasBias = hasBias
+    }
+
+    public var output: [Int] {
+        let h = (input[2] + padding[0] + padding[1] - kernelSize[0]) / stride[0] + 1
+        let w = (input[3] + padding[2] + padding[3] - kernelSize[1]) / stride[1] + 1
+        return [input[0], outputChannels, h, w]
+    }
+
+    /// Logical weight shape: (O, I, kh, kw), or (G, O/G, I/G, kh, kw) when grouped.
+    public var weightShape: [Int] {
+        let inPerGroup = input[1] / groups
+        if groups == 1 { return [outputChannels, inPerGroup, kernelSize[0], kernelSize[1]] }
+        return [groups, outputChannels / groups, inPerGroup, kernelSize[0], kernelSize[1]]
+    }
+
+    /// Multiply-adds of one forward pass, for benchmarks.
+    public var forwardFLOPs: Double {
+        let o = output
+        return 2.0 * Double(o[0] * o[1] * o[2] * o[3]) * Double(input[1] / groups * kernelSize[0] * kernelSize[1])
+    }
+
+    var numbers: [Double] {
+        (input + [outputChannels] + kernelSize + stride + padding + [groups, hasBias ? 1 : 0]).map(Double.init)
+    }
+}
+
+/// oneDNN's convolution for one spec: forward (optionally with a fused activation),
+/// backward by data and by weights. The layouts of source, weights and destination are
+/// the ones oneDNN prefers for speed (blocked); callers adopt them.
+public final class ConvolutionKernel: @unchecked Sendable {
+    public let spec: ConvolutionSpec
+    let forwardPrimitive: Primitive
+    private lazy var backwardDataPrimitive: Primitive = makeBackwardData()
+    private lazy var backwardWeightsPrimitive: Primitive = makeBackwardWeights()
+    private let scratch = ReorderScratch()
+
+    /// A kernel from the shared cache: creating one costs milliseconds, executing it is the work.
+    public static func cached(_ spec: ConvolutionSpec, training: Bool, activation: FusedActivation? = nil)
+        -> ConvolutionKernel {
+        let key = PrimitiveKey("conv\(training ? "T" : "I")\(activation?.rawValue ?? "")", [], spec.numbers)
+        return KernelCache.shared.kernel(key) { ConvolutionKernel(spec, training: training, activation: activation) }
+    }
+
+    init(_ spec: ConvolutionSpec, training: Bool, activation: FusedActivation?) {
+        self.spec = spec
+        var desc = dnnl_convolution_desc_t()
+        var src = TensorLayout.any(spec.input).desc
+        var weights = TensorLayout.any(spec.weightShape).desc
+        var bias = TensorLayout.rowMajor([spec.outputChannels]).desc
+        var dst = TensorLayout.any(spec.output).desc
+        let status = withUnsafePointer(to: &bias) { biasPointer in
+            dnnl_convolution_forward_desc_init(
+                &desc, training ? dnnl_forward_training : dnnl_forward_inference, dnnl_convolution_direct,
+                &src, &weights, spec.hasBias ? biasPointer : nil, &dst,
+                dims(spec.stride), dims([spec.padding[0], spec.padding[2]]), dims([spec.padding[1], spec.padding[3]]))
+        }
+        check(status, "describing convolution \(spec)")
+        guard let primitive = makePrimitive(&desc, activation: activation) else {
+            fatalError("oneDNN has no convolution for \(spec)")
+        }
+        forwardPrimitive = primitive
+    }
+
+    public var sourceLayout: TensorLayout { forwardPrimitive.layout(of: DNNL_ARG_SRC) }
+    public var weightsLayout: TensorLayout { forwardPrimitive.layout(of: DNNL_ARG_WEIGHTS) }
+    public var destinationLayout: TensorLayout { forwardPrimitive.layout(of: DNNL_ARG_DST) }
+    public var implementation: String { forwardPrimitive.implementation }
+
+    /// dst = conv(src, weights) + bias, activation applied if the kernel fuses one.
+    public func forward(source: Tensor, weights: Tensor, bias: Tensor?, destination: Tensor) {
+        var args: [(Int32, Tensor)] = [(DNNL_ARG_SRC, source), (DNNL_ARG_WEIGHTS, weights), (DNNL_ARG_DST, destination)]
+        if let bias { args.append((DNNL_ARG_BIAS, bias)) }
+        forwardPrimitive.run(args, scratch: scratch)
+    }
+
+    /// The layout backward-by-data writes its input gradient in.
+    public var sourceGradientLayout: TensorLayout { backwardDataPrimitive.layout(of: DNNL_ARG_DIFF_SRC) }
+
+    /// diffSource = the gradient of the loss with respect to the source.
+    public func backwardData(destinationGradient: Tensor, weights: Tensor, sourceGradient: Tensor) {
+        backwardDataPrimitive.run([(DNNL_ARG_DIFF_DST, destinationGradient), (DNNL_ARG_WEIGHTS, weights),
+                                   (DNNL_ARG_DIFF_SRC, sourceGradient)], scratch: scratch)
+    }
+
+    /// Weight (and bias) gradients, written in the weights' own layout (overwritten, not accumulated).
+    public func backwardWeights(source: Tensor, destinationGradient: Tensor, weightsGradient: Tensor,
+                                biasGradient: Tensor?) {
+        var args: [(Int32, Tensor)] = [(DNNL_ARG_SRC, source), (DNNL_ARG_DIFF_DST, destinationGradient),
+                                       (DNNL_ARG_DIFF_WEIGHTS, weightsGradient)]
+        if let biasGradient { args.append((DNNL_ARG_DIFF_BIAS, biasGradient)) }
+        backwardWeightsPrimitive.run(args, scratch: scratch)
+    }
+
+    private func makeBackwardData() -> Primitive {
+        var desc = dnnl_convolution_desc_t()
+        var diffSrc = TensorLayout.any(spec.input).desc
+        var weights = weightsLayout.desc
+        var diffDst = TensorLayout.any(spec.output).desc
+        check(dnnl_convolution_backward_data_desc_init(
+            &desc, dnnl_convolution_direct, &diffSrc, &weights, &diffDst,
+            dims(spec.stride), dims([spec.padding[0], spec.padding[2]]), dims([spec.padding[1], spec.padding[3]])),
+              "describing convolution backward data \(spec)")
+        guard let p = makePrimitive(&desc, hint: forwardPrimitive) else {
+            fatalError("oneDNN has no backward-data convolution for \(spec)")
+        }
+        return p
+    }
+
+    private func makeBackwardWeights() -> Primitive {
+        var desc = dnnl_convolution_desc_t()
+        var src = sourceLayout.desc
+        // The gradient in the weights' own layout lets optimizers update in place.
+        var diffWeights = weightsLayout.desc
+        var diffBias = TensorLayout.rowMajor([spec.outputChannels]).desc
+        var diffDst = TensorLayout.any(spec.output).desc
+        let status = withUnsafePointer(to: &diffBias) { biasPointer in
+            dnnl_convolution_backward_weights_desc_init(
+                &desc, dnnl_convolution_direct, &src, &diffWeights, spec.hasBias ? biasPointer : nil, &diffDst,
+                dims(spec.stride), dims([spec.padding[0], spec.padding[2]]), dims([spec.padding[1], spec.padding[3]]))
+        }
+        check(status, "describing convolution backward weights \(spec)")
+        guard let p = makePrimitive(&desc, hint: forwardPrimitive) else {
+            fatalError("oneDNN has no backward-weights convolution for \(spec)")
+        }
+        return p
+    }
+
+    /// Implementations chosen for forward, backward data and backward weights (for benchmarks).
+    public var implementations: (forward: String, backwardData: String, backwardWeights: String) {
+        (forwardPrimitive.implementation, backwardDataPrimitive.implementation, backwardWeightsPrimitive.implementation)
+    }
+}
+
+/// Kernels (groups of primitives for one layer shape), keyed like primitives.
+final class KernelCache: @unchecked Sendable {
+    static let shared = KernelCache()
+    private var entries: [PrimitiveKey: AnyObject] = [:]
+    private let lock = NSLock()
+
+    func kernel<K: AnyObject>(_ key: PrimitiveKey, create: () -> K) -> K {
+        if let hit = lock.withLock({ entries[key] }) as? K { return hit }
+        let made = create()
+        lock.withLock { entries[key] = made }
+        return made
+    }
+}
