@@ -1,0 +1,187 @@
+import Foundation
+
+/// Random training-time changes to images, with the meanings of Keras's preprocessing
+/// layers. The geometry (flips, rotation, zoom, shift) is applied as ONE affine warp with
+/// bilinear sampling and reflect fill (Keras's default `fill_mode="reflect"`); brightness
+/// and contrast follow on the warped pixels. Only training batches are augmented.
+///
+/// Defaults follow the flowers notebook (flips, rotation, shifts, zoom, brightness):
+/// horizontal flip, 20 degrees rotation, 10% shifts, 10% zoom, 20% brightness, no vertical
+/// flip and no contrast. `Augmentation.none` turns everything off; set any field to
+/// `false`/0 to turn that change off.
+public struct Augmentation: Codable, Sendable, Equatable {
+    /// `RandomFlip("horizontal")`: mirror left-right with probability 1/2.
+    public var horizontalFlip: Bool
+    /// `RandomFlip("vertical")`: mirror top-bottom with probability 1/2.
+    public var verticalFlip: Bool
+    /// `RandomRotation`: an angle uniform in [-d, d] DEGREES, positive counter-clockwise
+    /// on screen. Keras's `factor` is in fractions of a full turn: degrees = factor * 360.
+    public var rotationDegrees: Float
+    /// `RandomTranslation(width_factor=f)`: a horizontal shift uniform in [-f, f] * width.
+    public var widthShift: Float
+    /// `RandomTranslation(height_factor=f)`: a vertical shift uniform in [-f, f] * height.
+    public var heightShift: Float
+    /// `RandomZoom(f)`: a zoom amount z uniform in [-f, f], the same for both axes; as in
+    /// Keras, positive z zooms OUT (content shrinks by 1/(1+z)), negative zooms in.
+    public var zoom: Float
+    /// `RandomBrightness(f, value_range=(0, 255))`: adds a delta uniform in [-f, f] * 255.
+    public var brightness: Float
+    /// `RandomContrast(f)`: (x - mean) * c + mean per channel, c uniform in [1-f, 1+f].
+    public var contrast: Float
+
+    public init(horizontalFlip: Bool = true, verticalFlip: Bool = false, rotationDegrees: Float = 20,
+                widthShift: Float = 0.1, heightShift: Float = 0.1, zoom: Float = 0.1,
+                brightness: Float = 0.2, contrast: Float = 0) {
+        self.horizontalFlip = horizontalFlip
+        self.verticalFlip = verticalFlip
+        self.rotationDegrees = rotationDegrees
+        self.widthShift = widthShift
+        self.heightShift = heightShift
+        self.zoom = zoom
+        self.brightness = brightness
+        self.contrast = contrast
+    }
+
+    /// The documented defaults.
+    public static let standard = Augmentation()
+    /// No augmentation at all.
+    public static let none = Augmentation(horizontalFlip: false, verticalFlip: false, rotationDegrees: 0,
+                                          widthShift: 0, heightShift: 0, zoom: 0, brightness: 0, contrast: 0)
+
+    public var isNone: Bool { self == .none }
+
+    /// Draws one image's changes. Each option draws from the generator even when off, so
+    /// turning one option off does not change the others' draws.
+    public func sample(_ rng: inout SplitMix64, width: Int, height: Int) -> Sample {
+        let fh = rng.unit() < 0.5, fv = rng.unit() < 0.5
+        let angle = rng.uniform(-1, 1) * rotationDegrees
+        let dx = rng.uniform(-1, 1) * widthShift * Float(width)
+        let dy = rng.uniform(-1, 1) * heightShift * Float(height)
+        let z = rng.uniform(-1, 1) * zoom
+        let b = rng.uniform(-1, 1) * brightness * 255
+        let c = 1 + rng.uniform(-1, 1) * contrast
+        return Sample(flipHorizontal: horizontalFlip && fh, flipVertical: verticalFlip && fv,
+                      rotationDegrees: angle, shiftX: dx, shiftY: dy, zoom: 1 + z,
+                      brightnessDelta: b, contrastFactor: c)
+    }
+
+    /// The changes drawn for one image.
+    public struct Sample: Sendable, Equatable {
+        public var flipHorizontal = false
+        public var flipVertical = false
+        /// Counter-clockwise on screen.
+        public var rotationDegrees: Float = 0
+        /// Content moves right/down by this many pixels.
+        public var shiftX: Float = 0
+        public var shiftY: Float = 0
+        /// Sampling scale: > 1 zooms out (content shrinks by 1/zoom), < 1 zooms in.
+        public var zoom: Float = 1
+        /// Added to 0...255 values.
+        public var brightnessDelta: Float = 0
+        public var contrastFactor: Float = 1
+
+        public init(flipHorizontal: Bool = false, flipVertical: Bool = false, rotationDegrees: Float = 0,
+                    shiftX: Float = 0, shiftY: Float = 0, zoom: Float = 1,
+                    brightnessDelta: Float = 0, contrastFactor: Float = 1) {
+            self.flipHorizontal = flipHorizontal
+            self.flipVertical = flipVertical
+            self.rotationDegrees = rotationDegrees
+            self.shiftX = shiftX
+            self.shiftY = shiftY
+            self.zoom = zoom
+            self.brightnessDelta = brightnessDelta
+            self.contrastFactor = contrastFactor
+        }
+
+        public var isIdentityGeometry: Bool {
+            !flipHorizontal && !flipVertical && rotationDegrees == 0 && shiftX == 0 && shiftY == 0 && zoom == 1
+        }
+
+        /// The map from an output pixel position to the input position it samples, both
+        /// in pixel coordinates (pixel i's centre at i + 0.5): input = A * output + t.
+        /// The content is flipped, rotated about the centre, zoomed and then shifted.
+        public func inverseMap(width: Int, height: Int) -> AffineMap {
+            let cx = Float(width) / 2, cy = Float(height) / 2
+            let theta = rotationDegrees * .pi / 180
+            let c = cos(theta), s = sin(theta)
+            // Output offset from the centre, un-shifted, scaled by zoom, rotated back (a
+            // counter-clockwise turn on screen, where y points down, is (x c + y s, -x s + y c);
+            // its inverse is (x c - y s, x s + y c)), then un-flipped.
+            let fx: Float = flipHorizontal ? -1 : 1, fy: Float = flipVertical ? -1 : 1
+            let a = fx * zoom * c, b = fx * zoom * -s
+            let d = fy * zoom * s, e = fy * zoom * c
+            // input - centre = M (output - centre - shift)
+            let ox = -cx - shiftX, oy = -cy - shiftY
+            return AffineMap(a: a, b: b, c: a * ox + b * oy + cx,
+                             d: d, e: e, f: d * ox + e * oy + cy)
+        }
+
+        /// Where the input point (x, y) lands in the output (pixel coordinates).
+        public func forward(x: Float, y: Float, width: Int, height: Int) -> (x: Float, y: Float) {
+            inverseMap(width: width, height: height).inverted().apply(x: x, y: y)
+        }
+    }
+}
+
+/// x' = a x + b y + c, y' = d x + e y + f.
+public struct AffineMap: Sendable, Equatable {
+    public var a, b, c, d, e, f: Float
+
+    public func apply(x: Float, y: Float) -> (x: Float, y: Float) {
+        (a * x + b * y + c, d * x + e * y + f)
+    }
+
+    public func inverted() -> AffineMap {
+        let det = a * e - b * d
+        let ia = e / det, ib = -b / det, id = -d / det, ie = a / det
+        return AffineMap(a: ia, b: ib, c: -(ia * c + ib * f), d: id, e: ie, f: -(id * c + ie * f))
+    }
+}
+
+/// The pixel work of augmentation, over raw pointers.
+enum AugmentationKernel {
+    /// Reflects a continuous coordinate (pixel centres at i + 0.5, valid 0...n) into [0, n],
+    /// mirroring at the edges: d c b a | a b c d | d c b a.
+    @inline(__always)
+    static func reflect(_ u: Float, _ n: Float) -> Float {
+        if u >= 0 && u <= n { return u }
+        let period = 2 * n
+        var m = u.truncatingRemainder(dividingBy: period)
+        if m < 0 { m += period }
+        return m > n ? period - m : m
+    }
+
+    /// Warps `src` (w x h RGB) into `dst` (same size) with `map` (output -> input) and
+    /// bilinear sampling with reflect fill.
+    static func warp(_ src: UnsafePointer<UInt8>, into dst: UnsafeMutablePointer<UInt8>,
+                     width w: Int, height h: Int, map m: AffineMap) {
+        let fw = Float(w), fh = Float(h)
+        let maxX = w - 1, maxY = h - 1
+        for y in 0..<h {
+            let oy = Float(y) + 0.5
+            var ix = m.a * 0.5 + m.b * oy + m.c
+            var iy = m.d * 0.5 + m.e * oy + m.f
+            var out = dst + y * w * 3
+            for _ in 0..<w {
+                // Sample position in "index" space: centre of pixel i is i.
+                let sx = reflect(ix, fw) - 0.5, sy = reflect(iy, fh) - 0.5
+                let x0f = sx.rounded(.down), y0f = sy.rounded(.down)
+                let tx = sx - x0f, ty = sy - y0f
+                var x0 = Int(x0f), y0 = Int(y0f)
+                var x1 = x0 + 1, y1 = y0 + 1
+                if x0 < 0 { x0 = 0 }; if x1 > maxX { x1 = maxX }; if x1 < 0 { x1 = 0 }; if x0 > maxX { x0 = maxX }
+                if y0 < 0 { y0 = 0 }; if y1 > maxY { y1 = maxY }; if y1 < 0 { y1 = 0 }; if y0 > maxY { y0 = maxY }
+                let p00 = src + (y0 * w + x0) * 3, p01 = src + (y0 * w + x1) * 3
+                let p10 = src + (y1 * w + x0) * 3, p11 = src + (y1 * w + x1) * 3
+                let w00 = (1 - tx) * (1 - ty), w01 = tx * (1 - ty), w10 = (1 - tx) * ty, w11 = tx * ty
+                for ch in 0..<3 {
+                    let v = w00 * Float(p00[ch]) + w01 * Float(p01[ch]) + w10 * Float(p10[ch]) + w11 * Float(p11[ch])
+                    out[ch] = UInt8(min(255, v + 0.5))
+                }
+                out += 3
+                ix += m.a
+                iy += m.d
+            }
+        }
+    }
+}

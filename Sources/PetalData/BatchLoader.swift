@@ -1,0 +1,222 @@
+import Foundation
+import PetalCore
+
+/// One batch: images as a [N, 3, H, W] Float32 tensor in NHWC physical layout, already
+/// normalised, and the class index of each image.
+public struct Batch: @unchecked Sendable {
+    public let images: Tensor
+    public let labels: [Int]
+    /// Positions of the images in the cache.
+    public let indices: [Int]
+
+    public var count: Int { labels.count }
+
+    /// The labels one-hot, as a row-major [N, classCount] tensor.
+    public func oneHot(classCount: Int) -> Tensor {
+        let t = Tensor(zeros: [labels.count, classCount])
+        let p = t.floats
+        for (i, label) in labels.enumerated() { p[i * classCount + label] = 1 }
+        return t
+    }
+}
+
+/// Makes batches from an `ImageCache`: shuffled per epoch from the seed, augmented and
+/// normalised on background threads with a bounded prefetch queue, so a training step
+/// rarely waits. The last partial batch is kept (as Keras does). The same seed and epoch
+/// give the same batches, whatever the thread timing.
+public final class BatchLoader: @unchecked Sendable {
+    public let cache: ImageCache
+    public let batchSize: Int
+    public let shuffle: Bool
+    public let augmentation: Augmentation
+    public let normalization: InputNormalization
+    public let seed: UInt64
+    public let workers: Int
+    public let prefetch: Int
+
+    public init(cache: ImageCache, batchSize: Int, shuffle: Bool, augmentation: Augmentation = .none,
+                normalization: InputNormalization, seed: UInt64 = 42, workers: Int = 2, prefetch: Int = 4) {
+        precondition(batchSize > 0, "BatchLoader: batch size \(batchSize)")
+        self.cache = cache
+        self.batchSize = batchSize
+        self.shuffle = shuffle
+        self.augmentation = augmentation
+        self.normalization = normalization
+        self.seed = seed
+        self.workers = max(1, workers)
+        self.prefetch = max(1, prefetch)
+    }
+
+    public var batchesPerEpoch: Int { (cache.count + batchSize - 1) / batchSize }
+
+    /// The image order of an epoch: the cache order, or a shuffle seeded by (seed, epoch).
+    public func order(epoch: Int) -> [Int] {
+        var order = Array(0..<cache.count)
+        if shuffle {
+            var rng = SplitMix64(seed: seed, 0x5348_5546, UInt64(epoch))
+            rng.shuffle(&order)
+        }
+        return order
+    }
+
+    /// The batches of one epoch, made on background threads as they are consumed.
+    public func epoch(_ epoch: Int) -> EpochBatches {
+        EpochBatches(loader: self, epoch: epoch)
+    }
+
+    /// Makes batch `b` of an epoch on the calling thread.
+    public func makeBatch(epoch: Int, index b: Int, order: [Int]) -> Batch {
+        let start = b * batchSize, end = min(start + batchSize, order.count)
+        let n = end - start
+        let w = cache.width, h = cache.height, per = w * h * 3
+        let tensor = Tensor(layout: .nhwc([n, 3, h, w]))
+        let out = tensor.floats.baseAddress!
+        let scratch = UnsafeMutablePointer<UInt8>.allocate(capacity: per)
+        defer { scratch.deallocate() }
+        var labels: [Int] = []
+        labels.reserveCapacity(n)
+        for k in 0..<n {
+            let index = order[start + k]
+            labels.append(cache.files[index].label)
+            let dst = out + k * per
+            if augmentation.isNone {
+                normalize(cache.pixels(index), into: dst, count: per)
+                continue
+            }
+            var rng = SplitMix64(seed: seed, 0x4155_4755, UInt64(epoch), UInt64(start + k))
+            let sample = augmentation.sample(&rng, width: w, height: h)
+            var src = cache.pixels(index)
+            if !sample.isIdentityGeometry {
+                AugmentationKernel.warp(src, into: scratch, width: w, height: h, map: sample.inverseMap(width: w, height: h))
+                src = UnsafePointer(scratch)
+            }
+            photometric(src, into: dst, pixels: w * h, sample: sample)
+        }
+        return Batch(images: tensor, labels: labels, indices: Array(order[start..<end]))
+    }
+
+    private func normalize(_ src: UnsafePointer<UInt8>, into dst: UnsafeMutablePointer<Float>, count: Int) {
+        let s = normalization.scale, o = normalization.offset
+        for i in 0..<count { dst[i] = Float(src[i]) * s + o }
+    }
+
+    /// Brightness (add, clip to 0...255), then contrast around each channel's mean (clip),
+    /// then normalisation.
+    private func photometric(_ src: UnsafePointer<UInt8>, into dst: UnsafeMutablePointer<Float>,
+                             pixels: Int, sample: Augmentation.Sample) {
+        let delta = sample.brightnessDelta, factor = sample.contrastFactor
+        let s = normalization.scale, o = normalization.offset
+        if delta == 0 && factor == 1 {
+            normalize(src, into: dst, count: pixels * 3)
+            return
+        }
+        var mean: (Float, Float, Float) = (0, 0, 0)
+        if factor != 1 {
+            var sr: Float = 0, sg: Float = 0, sb: Float = 0
+            for i in 0..<pixels {
+                sr += min(max(Float(src[i * 3]) + delta, 0), 255)
+                sg += min(max(Float(src[i * 3 + 1]) + delta, 0), 255)
+                sb += min(max(Float(src[i * 3 + 2]) + delta, 0), 255)
+            }
+            let inv = 1 / Float(pixels)
+            mean = (sr * inv, sg * inv, sb * inv)
+        }
+        for i in 0..<pixels {
+            for ch in 0..<3 {
+                var v = min(max(Float(src[i * 3 + ch]) + delta, 0), 255)
+                if factor != 1 {
+                    let m = ch == 0 ? mean.0 : ch == 1 ? mean.1 : mean.2
+                    v = min(max((v - m) * factor + m, 0), 255)
+                }
+                dst[i * 3 + ch] = v * s + o
+            }
+        }
+    }
+}
+
+/// The batches of one epoch, as a sequence. Iterating starts the background workers;
+/// dropping the iterator early stops them.
+public struct EpochBatches: Sequence {
+    let loader: BatchLoader
+    let epoch: Int
+
+    public var count: Int { loader.batchesPerEpoch }
+
+    public func makeIterator() -> Iterator { Iterator(Prefetcher(loader: loader, epoch: epoch)) }
+
+    public struct Iterator: IteratorProtocol {
+        let prefetcher: Prefetcher
+        init(_ p: Prefetcher) { prefetcher = p }
+        public mutating func next() -> Batch? { prefetcher.next() }
+    }
+}
+
+/// Background workers making batches ahead of the consumer, at most `prefetch` ahead.
+/// Worker k makes batches k, k + workers, ...; the consumer takes them in order.
+final class Prefetcher: @unchecked Sendable {
+    private let loader: BatchLoader
+    private let epoch: Int
+    private let order: [Int]
+    private let total: Int
+    private let condition = NSCondition()
+    private var ready: [Int: Batch] = [:]
+    private var nextIndex = 0
+    private var cancelled = false
+    private var started = false
+
+    init(loader: BatchLoader, epoch: Int) {
+        self.loader = loader
+        self.epoch = epoch
+        self.order = loader.order(epoch: epoch)
+        self.total = loader.batchesPerEpoch
+    }
+
+    deinit { cancel() }
+
+    private func start() {
+        started = true
+        let workers = min(loader.workers, max(total, 1))
+        for k in 0..<workers {
+            let thread = Thread { [self] in self.work(first: k, step: workers) }
+            thread.name = "petal-batches-\(k)"
+            thread.start()
+        }
+    }
+
+    private func work(first: Int, step: Int) {
+        var b = first
+        while b < total {
+            condition.lock()
+            while b >= nextIndex + loader.prefetch && !cancelled { condition.wait() }
+            let stop = cancelled
+            condition.unlock()
+            if stop { return }
+            let batch = loader.makeBatch(epoch: epoch, index: b, order: order)
+            condition.lock()
+            ready[b] = batch
+            condition.broadcast()
+            condition.unlock()
+            b += step
+        }
+    }
+
+    func next() -> Batch? {
+        if !started { start() }
+        condition.lock()
+        defer { condition.unlock() }
+        guard nextIndex < total else { return nil }
+        while ready[nextIndex] == nil { condition.wait() }
+        let batch = ready.removeValue(forKey: nextIndex)
+        nextIndex += 1
+        condition.broadcast()
+        return batch
+    }
+
+    func cancel() {
+        condition.lock()
+        cancelled = true
+        ready.removeAll()
+        condition.broadcast()
+        condition.unlock()
+    }
+}
