@@ -1,0 +1,224 @@
+import CDNNL
+import Foundation
+@testable import PetalCore
+import PetalTestSupport
+import PetalTraining
+import XCTest
+
+/// Replays the gradients of Tests/Fixtures/optimizers.json (made by
+/// scripts/fixtures/make_optimizer_fixtures.py with Keras 3) through Petal's optimizers and
+/// compares the weights after every step.
+final class OptimizerTests: XCTestCase {
+    struct Fixture: Decodable {
+        struct Case: Decodable {
+            let name: String
+            let optimizer: String
+            let config: [String: ConfigValue]
+            let learning_rate_changes: [String: Double]
+            let weights_after_step: [[[Float]]]
+        }
+        let shapes: [[Int]]
+        let initial: [[Float]]
+        let gradients: [[[Float]]]
+        let cases: [Case]
+    }
+
+    /// Keras config values are numbers or booleans.
+    enum ConfigValue: Decodable {
+        case number(Double), flag(Bool)
+        init(from decoder: Decoder) throws {
+            let c = try decoder.singleValueContainer()
+            if let b = try? c.decode(Bool.self) { self = .flag(b) } else { self = .number(try c.decode(Double.self)) }
+        }
+        var number: Double? { if case let .number(x) = self { return x } else { return nil } }
+        var flag: Bool? { if case let .flag(x) = self { return x } else { return nil } }
+    }
+
+    func loadFixture() throws -> Fixture {
+        let url = Fixtures.url("optimizers.json")
+        return try JSONDecoder().decode(Fixture.self, from: Data(contentsOf: url))
+    }
+
+    /// Builds the optimizer a fixture case describes, from Keras's argument names.
+    func makeOptimizer(_ c: Fixture.Case) -> Optimizer {
+        func num(_ k: String) -> Double? { c.config[k]?.number }
+        func flag(_ k: String) -> Bool? { c.config[k]?.flag }
+        let options = OptimizerOptions(weightDecay: num("weight_decay"), clipNorm: num("clipnorm"),
+                                       globalClipNorm: num("global_clipnorm"))
+        switch c.optimizer {
+        case "RMSprop":
+            return RMSprop(learningRate: num("learning_rate") ?? 0.001, rho: num("rho") ?? 0.9,
+                           momentum: num("momentum") ?? 0, epsilon: num("epsilon") ?? 1e-7,
+                           centered: flag("centered") ?? false, options: options)
+        case "Adam":
+            return Adam(learningRate: num("learning_rate") ?? 0.001, beta1: num("beta_1") ?? 0.9,
+                        beta2: num("beta_2") ?? 0.999, epsilon: num("epsilon") ?? 1e-7,
+                        amsgrad: flag("amsgrad") ?? false, options: options)
+        case "SGD":
+            return SGD(learningRate: num("learning_rate") ?? 0.01, momentum: num("momentum") ?? 0,
+                       nesterov: flag("nesterov") ?? false, options: options)
+        default:
+            fatalError("unknown optimizer \(c.optimizer) in fixture")
+        }
+    }
+
+    /// Logical values of a tensor. (Keeps the row-major copy alive while reading it:
+    /// `Tensor.toArray()` can read freed storage when the copy is a temporary.)
+    func values(_ t: Tensor) -> [Float] {
+        let plain = t.rowMajor()
+        return withExtendedLifetime(plain) { Array(plain.floats) }
+    }
+
+    func setGradient(_ p: Parameter, _ values: [Float]) {
+        p.gradientBuffer().assign(Tensor(shape: p.shape, values: values))
+    }
+
+    func testMatchesKerasOnEveryStep() throws {
+        let fixture = try loadFixture()
+        XCTAssertGreaterThanOrEqual(fixture.cases.count, 10)
+        for c in fixture.cases {
+            let optimizer = makeOptimizer(c)
+            let params = zip(fixture.shapes, fixture.initial).enumerated().map { i, si in
+                Parameter(name: "w\(i)", value: Tensor(shape: si.0, values: si.1))
+            }
+            for (step, grads) in fixture.gradients.enumerated() {
+                if let lr = c.learning_rate_changes[String(step)] { optimizer.learningRate = lr }
+                for (p, g) in zip(params, grads) { setGradient(p, g) }
+                optimizer.step(params)
+                XCTAssertEqual(optimizer.iterations, step + 1)
+                for (k, p) in params.enumerated() {
+                    let got = values(p.value), want = c.weights_after_step[step][k]
+                    let start = fixture.initial[k]
+                    for i in 0..<got.count {
+                        // Weights within 1e-6 relative, and the change from the start (the
+                        // optimizer's own work) within 1e-4 relative of Keras's change.
+                        let tol = 1e-6 * max(abs(want[i]), 1e-2)
+                        XCTAssertEqual(got[i], want[i], accuracy: tol,
+                                       "\(c.name) step \(step + 1) w\(k)[\(i)]")
+                        let dGot = got[i] - start[i], dWant = want[i] - start[i]
+                        XCTAssertEqual(dGot, dWant, accuracy: 1e-4 * abs(dWant) + 2e-7,
+                                       "\(c.name) step \(step + 1) change of w\(k)[\(i)]")
+                    }
+                }
+            }
+        }
+    }
+
+    /// Keras's defaults, spelled out, so a changed default cannot slip by.
+    func testDefaultsAreKeras() {
+        let r = RMSprop()
+        XCTAssertEqual([r.learningRate, r.rho, r.momentum, r.epsilon], [0.001, 0.9, 0, 1e-7])
+        XCTAssertFalse(r.centered)
+        let a = Adam()
+        XCTAssertEqual([a.learningRate, a.beta1, a.beta2, a.epsilon], [0.001, 0.9, 0.999, 1e-7])
+        XCTAssertFalse(a.amsgrad)
+        let s = SGD()
+        XCTAssertEqual([s.learningRate, s.momentum], [0.01, 0])
+        XCTAssertFalse(s.nesterov)
+        XCTAssertNil(r.options.weightDecay)
+        XCTAssertNil(r.options.clipNorm)
+    }
+
+    /// Frozen parameters and parameters without a gradient are left alone.
+    func testSkipsFrozenAndGradientless() {
+        let frozen = Parameter(name: "frozen", value: Tensor(shape: [4], values: [1, 2, 3, 4]))
+        frozen.trainable = false
+        setGradient(frozen, [1, 1, 1, 1])
+        let noGrad = Parameter(name: "nograd", value: Tensor(shape: [2], values: [5, 6]))
+        let live = Parameter(name: "live", value: Tensor(shape: [2], values: [1, 1]))
+        setGradient(live, [1, -1])
+        let versions = (frozen.version, noGrad.version, live.version)
+        SGD(learningRate: 0.5).step([frozen, noGrad, live])
+        XCTAssertEqual(values(frozen.value), [1, 2, 3, 4])
+        XCTAssertEqual(values(noGrad.value), [5, 6])
+        XCTAssertEqual(values(live.value), [0.5, 1.5])
+        XCTAssertEqual(frozen.version, versions.0)
+        XCTAssertEqual(noGrad.version, versions.1)
+        XCTAssertEqual(live.version, versions.2 + 1)
+    }
+
+    /// A parameter in a padded blocked layout (oneDNN's OIhw8i8o for a 5x3 kernel: 64
+    /// physical elements for 15 logical ones) gets the same update as a row-major one,
+    /// and its padding stays zero, for every optimizer and option.
+    func testBlockedLayoutUpdatesLikeRowMajorAndKeepsPaddingZero() {
+        let shape = [5, 3, 1, 1]
+        let blocked = TensorLayout(shape: shape, type: .float32, tag: dnnl_OIhw8i8o)
+        XCTAssertGreaterThan(blocked.byteCount / 4, 15, "layout must be padded for this test")
+        let makers: [() -> Optimizer] = [
+            { RMSprop(learningRate: 0.01, momentum: 0.9, centered: true) },
+            { RMSprop(options: OptimizerOptions(weightDecay: 0.1, clipNorm: 0.5)) },
+            { Adam(learningRate: 0.01, amsgrad: true, options: OptimizerOptions(weightDecay: 0.05)) },
+            { SGD(learningRate: 0.1, momentum: 0.9, nesterov: true, options: OptimizerOptions(globalClipNorm: 1)) },
+        ]
+        let start = (0..<15).map { Float($0) * 0.1 - 0.7 }
+        for make in makers {
+            let plain = Parameter(name: "k", value: Tensor(shape: shape, values: start))
+            let tiled = Parameter(name: "k", value: Tensor(shape: shape, values: start))
+            tiled.adopt(layout: blocked)
+            let a = make(), b = make()
+            for step in 0..<4 {
+                let g = (0..<15).map { Float(sin(Double($0 * 7 + step))) }
+                setGradient(plain, g)
+                setGradient(tiled, g)
+                a.step([plain])
+                b.step([tiled])
+            }
+            let want = values(plain.value), got = values(tiled.value)
+            for i in 0..<15 { XCTAssertEqual(got[i], want[i], accuracy: 1e-6, "\(a.name) element \(i)") }
+            let physical = tiled.value.floats.reduce(0) { $0 + Double($1 * $1) }
+            let logical = got.reduce(0) { $0 + Double($1 * $1) }
+            XCTAssertEqual(physical, logical, accuracy: 1e-9, "\(a.name): padding must stay zero")
+        }
+    }
+
+    /// Exported state restored into a fresh optimizer continues exactly where it left off.
+    func testStateRoundTripContinuesIdentically() throws {
+        let p1 = Parameter(name: "a", value: Tensor(shape: [2, 3], values: [1, 2, 3, 4, 5, 6]))
+        let p2 = Parameter(name: "a", value: Tensor(shape: [2, 3], values: [1, 2, 3, 4, 5, 6]))
+        let first = Adam(learningRate: 0.05, amsgrad: true)
+        for s in 0..<3 {
+            setGradient(p1, (0..<6).map { Float($0 - s) })
+            first.step([p1])
+        }
+        let state = first.exportState(for: [p1])
+        XCTAssertEqual(state.slots.keys.sorted(), ["a/momentum", "a/velocity", "a/velocity_hat"])
+        p2.load(p1.value)
+        let second = Adam(amsgrad: true)
+        try second.importState(state, for: [p2])
+        XCTAssertEqual(second.iterations, 3)
+        XCTAssertEqual(second.learningRate, 0.05)
+        for s in 3..<5 {
+            let g = (0..<6).map { Float($0 * s % 5) - 2 }
+            setGradient(p1, g); setGradient(p2, g)
+            first.step([p1]); second.step([p2])
+        }
+        XCTAssertEqual(values(p1.value), values(p2.value))
+        XCTAssertThrowsError(try SGD(momentum: 0.9).importState(state, for: [p2])) { error in
+            XCTAssertEqual(error as? OptimizerError, .wrongOptimizer(expected: "sgd", found: "adam"))
+        }
+    }
+
+    /// A step over MobileNetV2-sized parameters (2.2M floats) must take well under a
+    /// millisecond per million parameters in a release build; debug builds are far
+    /// slower, so this only reports unless PETAL_BENCH is set.
+    func testStepSpeedOnMobileNetSizedParameters() {
+        let sizes = [864, 32, 288, 512, 1_280 * 320, 1_280 * 1_000, 3 * 3 * 960, 960 * 160, 5]
+        let params = sizes.enumerated().map { i, n in
+            Parameter(name: "p\(i)", value: Tensor(layout: .rowMajor([n]), repeating: 0.5))
+        }
+        for p in params { p.gradientBuffer().floats.initialize(repeating: 0.01) }
+        let total = sizes.reduce(0, +)
+        for optimizer in [RMSprop(), Adam(), SGD(momentum: 0.9)] as [Optimizer] {
+            optimizer.step(params)
+            let clock = ContinuousClock()
+            let runs = 5
+            let elapsed = clock.measure { for _ in 0..<runs { optimizer.step(params) } }
+            let seconds = Double(elapsed.components.attoseconds) / 1e18 + Double(elapsed.components.seconds)
+            let msPerMillion = seconds / Double(runs) * 1e3 / (Double(total) / 1e6)
+            print("\(optimizer.name): \(String(format: "%.3f", msPerMillion)) ms per million parameters per step")
+            if ProcessInfo.processInfo.environment["PETAL_BENCH"] != nil {
+                XCTAssertLessThan(msPerMillion, 1.0)
+            }
+        }
+    }
+}
