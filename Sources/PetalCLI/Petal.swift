@@ -7,6 +7,7 @@ struct Petal: ParsableCommand {
         commandName: "petal",
         abstract: "Train image classifiers by transfer learning from pretrained CNNs, on the CPU.",
         subcommands: [
+            DataCommand.self,
             // Each stage adds its command here.
         ])
 }

@@ -185,3 +185,20 @@ enum AugmentationKernel {
         }
     }
 }
+
+extension Augmentation.Sample {
+    /// The image with this sample's geometry applied (bilinear, reflect fill), e.g. for
+    /// previews and tests. Brightness and contrast are applied by the batch loader.
+    public func warped(_ image: RGBImage) -> RGBImage {
+        if isIdentityGeometry { return image }
+        var out = [UInt8](repeating: 0, count: image.pixels.count)
+        let map = inverseMap(width: image.width, height: image.height)
+        image.pixels.withUnsafeBufferPointer { src in
+            out.withUnsafeMutableBufferPointer { dst in
+                AugmentationKernel.warp(src.baseAddress!, into: dst.baseAddress!, width: image.width,
+                                        height: image.height, map: map)
+            }
+        }
+        return RGBImage(width: image.width, height: image.height, pixels: out)
+    }
+}
