@@ -1,0 +1,18 @@
+/// SplitMix64: a small, fast, seedable generator whose sequence is the same on every
+/// machine, for weight initialisation and dropout (Swift's default generator is not seedable).
+public struct SplitMix64: RandomNumberGenerator, Sendable, Codable {
+    public var state: UInt64
+
+    public init(seed: UInt64) { state = seed }
+
+    public mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+
+    /// A uniform Float in [0, 1).
+    public mutating func nextUnitFloat() -> Float { Float(next() >> 40) * (1.0 / 16_777_216.0) }
+}

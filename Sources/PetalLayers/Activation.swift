@@ -1,0 +1,112 @@
+import PetalCore
+
+/// ReLU or ReLU6 (Keras ReLU(max_value=6)), on oneDNN's eltwise kernels.
+public final class Activation: Layer {
+    public let function: FusedActivation
+    private var saved: (input: Tensor, kernel: EltwiseKernel)?
+    private let output = OutputSlotTensor()
+    private let inputGradient = OutputSlotTensor()
+
+    public init(name: String, _ function: FusedActivation) {
+        self.function = function
+        super.init(name: name)
+    }
+
+    public override var typeName: String { "ReLU" }
+
+    public override func forward(_ inputs: [Tensor], _ context: ForwardContext) -> Tensor {
+        let x = inputs[0]
+        let kernel = EltwiseKernel.cached(layout: x.layout, activation: function)
+        let y = output.tensor(x.layout)
+        kernel.forward(source: x, destination: y)
+        saved = context.keepForBackward ? (x, kernel) : nil
+        return y
+    }
+
+    public override func backward(_ g: Tensor, _ context: BackwardContext) -> [Tensor?] {
+        guard context.needsInputGradient else { return [nil] }
+        guard let saved else { fatalError("Activation \(name): backward without a training forward") }
+        let dx = inputGradient.tensor(saved.input.layout)
+        saved.kernel.backward(source: saved.input, destinationGradient: g, sourceGradient: dx)
+        return [dx]
+    }
+
+    public override func releaseSavedState() { saved = nil }
+}
+
+/// The residual connection: the elementwise sum of two inputs of one shape.
+public final class Add: Layer {
+    private let output = OutputSlotTensor()
+
+    public override func outputShape(_ inputShapes: [[Int]]) -> [Int] {
+        precondition(inputShapes.count == 2 && inputShapes[0] == inputShapes[1],
+                     "Add \(name): inputs \(inputShapes) differ")
+        return inputShapes[0]
+    }
+
+    public override func forward(_ inputs: [Tensor], _ context: ForwardContext) -> Tensor {
+        let kernel = AddKernel.cached(layout: inputs[0].layout)
+        let y = output.tensor(inputs[0].layout)
+        kernel.forward(inputs[0], inputs[1], destination: y)
+        return y
+    }
+
+    /// The sum's gradient flows unchanged to both inputs.
+    public override func backward(_ g: Tensor, _ context: BackwardContext) -> [Tensor?] {
+        context.needsInputGradient ? [g, g] : [nil, nil]
+    }
+}
+
+/// Keras's ZeroPadding2D. The network folds it into the convolution that follows, whose
+/// padding then covers it exactly, so forward and backward pass tensors through unchanged.
+public final class ZeroPadding2D: Layer {
+    /// [top, bottom, left, right]
+    public let padding: [Int]
+
+    public init(name: String, padding: [Int]) {
+        precondition(padding.count == 4)
+        self.padding = padding
+        super.init(name: name)
+    }
+
+    public override func outputShape(_ s: [[Int]]) -> [Int] {
+        [s[0][0], s[0][1], s[0][2] + padding[0] + padding[1], s[0][3] + padding[2] + padding[3]]
+    }
+
+    public override func forward(_ inputs: [Tensor], _ context: ForwardContext) -> Tensor { inputs[0] }
+    public override func backward(_ g: Tensor, _ context: BackwardContext) -> [Tensor?] {
+        [context.needsInputGradient ? g : nil]
+    }
+}
+
+/// Keras's GlobalAveragePooling2D: (N, C, H, W) to (N, C), row-major.
+public final class GlobalAveragePooling2D: Layer {
+    private var savedKernel: GlobalAveragePoolKernel?
+    private var pooled = OutputSlotTensor()
+    private var output = OutputSlotTensor()
+    private let inputGradient = OutputSlotTensor()
+
+    public override func outputShape(_ s: [[Int]]) -> [Int] { [s[0][0], s[0][1]] }
+
+    public override func forward(_ inputs: [Tensor], _ context: ForwardContext) -> Tensor {
+        let x = inputs[0]
+        let (n, c) = (x.shape[0], x.shape[1])
+        let kernel = GlobalAveragePoolKernel.cached(layout: x.layout)
+        let p = pooled.tensor(kernel.destinationLayout)
+        kernel.forward(source: x, destination: p)
+        let y = output.tensor(.rowMajor([n, c, 1, 1]))
+        y.assign(p)
+        savedKernel = context.keepForBackward ? kernel : nil
+        return y.reshaped([n, c])
+    }
+
+    public override func backward(_ g: Tensor, _ context: BackwardContext) -> [Tensor?] {
+        guard context.needsInputGradient else { return [nil] }
+        guard let kernel = savedKernel else { fatalError("GlobalAveragePooling2D \(name): backward without forward") }
+        let dx = inputGradient.tensor(kernel.layout)
+        kernel.backward(destinationGradient: g.reshaped([g.shape[0], g.shape[1], 1, 1]), sourceGradient: dx)
+        return [dx]
+    }
+
+    public override func releaseSavedState() { savedKernel = nil }
+}

@@ -1,0 +1,197 @@
+import PetalCore
+
+/// How a convolution pads its input.
+public enum Padding: Hashable, Sendable {
+    /// No padding (Keras 'valid').
+    case valid
+    /// TensorFlow's 'same': output = ceil(input / stride), the extra row and column at the
+    /// bottom and right when the padding is odd.
+    case same
+    /// Explicit top, bottom, left, right.
+    case explicit(top: Int, bottom: Int, left: Int, right: Int)
+
+    /// [top, bottom, left, right] for an input of the given height and width.
+    func amounts(height: Int, width: Int, kernel: [Int], stride: [Int]) -> [Int] {
+        switch self {
+        case .valid: return [0, 0, 0, 0]
+        case let .explicit(t, b, l, r): return [t, b, l, r]
+        case .same:
+            func split(_ size: Int, _ k: Int, _ s: Int) -> (Int, Int) {
+                let out = (size + s - 1) / s
+                let total = max((out - 1) * s + k - size, 0)
+                return (total / 2, total - total / 2)
+            }
+            let (t, b) = split(height, kernel[0], stride[0])
+            let (l, r) = split(width, kernel[1], stride[1])
+            return [t, b, l, r]
+        }
+    }
+}
+
+/// A 2-D convolution (Keras Conv2D, and DepthwiseConv2D with `groups == inputChannels`).
+///
+/// The weight is stored in oneDNN's logical order, (O, I, kh, kw), or (G, O/G, I/G, kh, kw)
+/// when grouped, in whatever layout the convolution prefers once training starts.
+public final class Conv2D: Layer {
+    public let inputChannels: Int
+    public let filters: Int
+    public let kernelSize: [Int]
+    public let strides: [Int]
+    public let padding: Padding
+    public let groups: Int
+    public let weight: Parameter
+    public let bias: Parameter?
+    /// Zero padding of a ZeroPadding2D layer just before this one, applied here instead
+    /// (the network sets it); [top, bottom, left, right].
+    public internal(set) var absorbedPadding = [0, 0, 0, 0]
+
+    private var savedInput: Tensor?
+    private var savedKernel: ConvolutionKernel?
+    private let output = OutputSlotTensor()
+    private let inputGradient = OutputSlotTensor()
+    private var derivedWeights: (layout: TensorLayout, version: Int, tensor: Tensor)?
+    private var folded: (key: [Int], layout: TensorLayout, weights: Tensor, bias: Tensor)?
+
+    public init(name: String, inputChannels: Int, filters: Int, kernelSize: [Int], strides: [Int] = [1, 1],
+                padding: Padding = .valid, groups: Int = 1, useBias: Bool = true, seed: UInt64 = 0) {
+        precondition(inputChannels % groups == 0 && filters % groups == 0,
+                     "Conv2D \(name): channels \(inputChannels) -> \(filters) not divisible by \(groups) groups")
+        self.inputChannels = inputChannels
+        self.filters = filters
+        self.kernelSize = kernelSize
+        self.strides = strides
+        self.padding = padding
+        self.groups = groups
+        let shape = groups == 1
+            ? [filters, inputChannels, kernelSize[0], kernelSize[1]]
+            : [groups, filters / groups, inputChannels / groups, kernelSize[0], kernelSize[1]]
+        let w = Tensor(zeros: shape)
+        var generator = SplitMix64(seed: seed)
+        let receptive = kernelSize[0] * kernelSize[1]
+        glorotUniform(w, fanIn: receptive * inputChannels / groups, fanOut: receptive * filters / groups,
+                      generator: &generator)
+        weight = Parameter(name: "\(name)/kernel", value: w)
+        bias = useBias ? Parameter(name: "\(name)/bias", value: Tensor(zeros: [filters])) : nil
+        super.init(name: name)
+    }
+
+    /// A depthwise convolution (Keras DepthwiseConv2D, depth multiplier 1).
+    public static func depthwise(name: String, channels: Int, kernelSize: [Int], strides: [Int] = [1, 1],
+                                 padding: Padding = .valid, useBias: Bool = false) -> Conv2D {
+        Conv2D(name: name, inputChannels: channels, filters: channels, kernelSize: kernelSize, strides: strides,
+               padding: padding, groups: channels, useBias: useBias)
+    }
+
+    public override var typeName: String { groups > 1 && groups == inputChannels ? "DepthwiseConv2D" : "Conv2D" }
+    public override var trainableParameters: [Parameter] { [weight] + (bias.map { [$0] } ?? []) }
+
+    /// The oneDNN spec for an input of this shape (absorbed padding included).
+    public func spec(for input: [Int]) -> ConvolutionSpec {
+        let own = padding.amounts(height: input[2] + absorbedPadding[0] + absorbedPadding[1],
+                                  width: input[3] + absorbedPadding[2] + absorbedPadding[3],
+                                  kernel: kernelSize, stride: strides)
+        let pad = zip(own, absorbedPadding).map { $0 + $1 }
+        return ConvolutionSpec(input: input, outputChannels: filters, kernel: kernelSize, stride: strides,
+                               padding: pad, groups: groups, hasBias: bias != nil)
+    }
+
+    public override func outputShape(_ inputShapes: [[Int]]) -> [Int] {
+        let x = inputShapes[0]
+        let pad = padding.amounts(height: x[2], width: x[3], kernel: kernelSize, stride: strides)
+        return ConvolutionSpec(input: x, outputChannels: filters, kernel: kernelSize, stride: strides,
+                               padding: pad, groups: groups, hasBias: false).output
+    }
+
+    public override func forward(_ inputs: [Tensor], _ context: ForwardContext) -> Tensor {
+        let x = inputs[0]
+        let kernel = ConvolutionKernel.cached(spec(for: x.shape), training: context.keepForBackward)
+        let y = output.tensor(kernel.destinationLayout)
+        kernel.forward(source: x, weights: weights(in: kernel.weightsLayout, adopt: context.keepForBackward),
+                       bias: bias?.value, destination: y)
+        if context.keepForBackward {
+            savedInput = x
+            savedKernel = kernel
+        }
+        return y
+    }
+
+    public override func backward(_ g: Tensor, _ context: BackwardContext) -> [Tensor?] {
+        guard let x = savedInput, let kernel = savedKernel else {
+            fatalError("Conv2D \(name): backward without a training forward")
+        }
+        if trainable {
+            kernel.backwardWeights(source: x, destinationGradient: g, weightsGradient: weight.gradientBuffer(),
+                                   biasGradient: bias?.gradientBuffer())
+        }
+        guard context.needsInputGradient else { return [nil] }
+        let dx = inputGradient.tensor(kernel.sourceGradientLayout)
+        kernel.backwardData(destinationGradient: g, weights: weights(in: kernel.weightsLayout, adopt: false),
+                            sourceGradient: dx)
+        return [dx]
+    }
+
+    public override func releaseSavedState() {
+        savedInput = nil
+        savedKernel = nil
+    }
+
+    /// The weights in the layout a kernel wants. A trainable layer adopts that layout once,
+    /// so optimizers update it in place; otherwise a converted copy is kept until the weights change.
+    private func weights(in layout: TensorLayout, adopt: Bool) -> Tensor {
+        if weight.layout == layout { return weight.value }
+        if adopt && trainable {
+            weight.adopt(layout: layout)
+            return weight.value
+        }
+        if let d = derivedWeights, d.layout == layout, d.version == weight.version { return d.tensor }
+        let converted = weight.value.reordered(to: layout)
+        derivedWeights = (layout, weight.version, converted)
+        return converted
+    }
+
+    /// Inference forward with a following batch norm folded into the weights and bias, and
+    /// an activation as oneDNN post-op: one primitive instead of three.
+    public func forwardFolded(_ x: Tensor, batchNorm bn: BatchNormalization, activation: FusedActivation?) -> Tensor {
+        let spec = spec(for: x.shape)
+        let foldedSpec = ConvolutionSpec(input: spec.input, outputChannels: spec.outputChannels, kernel: spec.kernelSize,
+                                         stride: spec.stride, padding: spec.padding, groups: spec.groups, hasBias: true)
+        let kernel = ConvolutionKernel.cached(foldedSpec, training: false, activation: activation)
+        let key = [weight.version, bias?.version ?? -1] + bn.weights.map(\.version)
+        if folded == nil || folded!.key != key || folded!.layout != kernel.weightsLayout {
+            let (w, b) = foldBatchNorm(bn)
+            folded = (key, kernel.weightsLayout, w.reordered(to: kernel.weightsLayout), b)
+        }
+        let y = output.tensor(kernel.destinationLayout)
+        kernel.forward(source: x, weights: folded!.weights, bias: folded!.bias, destination: y)
+        return y
+    }
+
+    /// W' = W * gamma / sqrt(var + eps) per output channel; b' = beta + (b - mean) * gamma / sqrt(var + eps).
+    private func foldBatchNorm(_ bn: BatchNormalization) -> (Tensor, Tensor) {
+        let w = weight.value.rowMajor().toArray()
+        let gamma = bn.gamma.value.toArray(), beta = bn.beta.value.toArray()
+        let mean = bn.movingMean.value.toArray(), variance = bn.movingVariance.value.toArray()
+        let oldBias = bias?.value.toArray() ?? Array(repeating: 0, count: filters)
+        let perFilter = w.count / filters
+        var folded = w
+        var newBias = [Float](repeating: 0, count: filters)
+        for o in 0..<filters {
+            let s = gamma[o] / (variance[o] + bn.epsilon).squareRoot()
+            for i in 0..<perFilter { folded[o * perFilter + i] *= s }
+            newBias[o] = beta[o] + (oldBias[o] - mean[o]) * s
+        }
+        return (Tensor(shape: weight.shape, values: folded), Tensor(shape: [filters], values: newBias))
+    }
+}
+
+/// A reusable output tensor for a layer, replaced only when the layout changes.
+final class OutputSlotTensor: @unchecked Sendable {
+    private var tensor: Tensor?
+
+    func tensor(_ layout: TensorLayout) -> Tensor {
+        if let tensor, tensor.layout == layout { return tensor }
+        let made = Tensor(layout: layout)
+        tensor = made
+        return made
+    }
+}

@@ -1,0 +1,113 @@
+import PetalCore
+
+/// A fully connected layer on (N, features), Keras's Dense. The kernel is stored as
+/// PyTorch and oneDNN hold it, (outputs, inputs); Keras files (inputs, outputs) are
+/// transposed when loaded. An optional ReLU is applied after the bias.
+public final class Dense: Layer {
+    public let inputs: Int
+    public let units: Int
+    public let activation: FusedActivation?
+    public let weight: Parameter
+    public let bias: Parameter
+
+    private var saved: (input: Tensor, kernel: InnerProductKernel)?
+    private let output = OutputSlotTensor()
+    private let activated = OutputSlotTensor()
+    private let inputGradient = OutputSlotTensor()
+    private let preActivationGradient = OutputSlotTensor()
+
+    public init(name: String, inputs: Int, units: Int, activation: FusedActivation? = nil, seed: UInt64 = 0) {
+        self.inputs = inputs
+        self.units = units
+        self.activation = activation
+        let w = Tensor(zeros: [units, inputs])
+        var generator = SplitMix64(seed: seed)
+        glorotUniform(w, fanIn: inputs, fanOut: units, generator: &generator)
+        weight = Parameter(name: "\(name)/kernel", value: w)
+        bias = Parameter(name: "\(name)/bias", value: Tensor(zeros: [units]))
+        super.init(name: name)
+    }
+
+    public override var trainableParameters: [Parameter] { [weight, bias] }
+    public override func outputShape(_ s: [[Int]]) -> [Int] { [s[0][0], units] }
+
+    public override func forward(_ inputsTensors: [Tensor], _ context: ForwardContext) -> Tensor {
+        let x = inputsTensors[0].rowMajor()
+        let kernel = InnerProductKernel.cached(batch: x.shape[0], inputs: inputs, outputs: units)
+        let y = output.tensor(.rowMajor([x.shape[0], units]))
+        kernel.forward(source: x, weights: weight.value, bias: bias.value, destination: y)
+        saved = context.keepForBackward ? (x, kernel) : nil
+        guard let activation else { return y }
+        let a = activated.tensor(y.layout)
+        EltwiseKernel.cached(layout: y.layout, activation: activation).forward(source: y, destination: a)
+        return a
+    }
+
+    public override func backward(_ g: Tensor, _ context: BackwardContext) -> [Tensor?] {
+        guard let saved else { fatalError("Dense \(name): backward without a training forward") }
+        var dy = g.rowMajor()
+        if let activation {
+            let pre = preActivationGradient.tensor(dy.layout)
+            EltwiseKernel.cached(layout: dy.layout, activation: activation)
+                .backward(source: output.tensor(dy.layout), destinationGradient: dy, sourceGradient: pre)
+            dy = pre
+        }
+        if trainable {
+            saved.kernel.backwardWeights(source: saved.input, destinationGradient: dy,
+                                         weightsGradient: weight.gradientBuffer(), biasGradient: bias.gradientBuffer())
+        }
+        guard context.needsInputGradient else { return [nil] }
+        let dx = inputGradient.tensor(saved.input.layout)
+        saved.kernel.backwardData(destinationGradient: dy, weights: weight.value, sourceGradient: dx)
+        return [dx]
+    }
+
+    public override func releaseSavedState() { saved = nil }
+}
+
+/// Keras's Dropout: in training, zeroes each value with probability `rate` and scales the
+/// rest by 1 / (1 - rate); in inference, the identity. Seeded, so runs repeat.
+public final class Dropout: Layer {
+    public let rate: Float
+    private var generator: SplitMix64
+    private var mask: [Float] = []
+    private let output = OutputSlotTensor()
+    private let inputGradient = OutputSlotTensor()
+
+    public init(name: String, rate: Float, seed: UInt64 = 0) {
+        precondition(rate >= 0 && rate < 1, "Dropout \(name): rate \(rate) must be in [0, 1)")
+        self.rate = rate
+        generator = SplitMix64(seed: seed)
+        super.init(name: name)
+    }
+
+    public override func forward(_ inputs: [Tensor], _ context: ForwardContext) -> Tensor {
+        guard context.training, rate > 0 else { return inputs[0] }
+        let x = inputs[0].rowMajor()
+        let y = output.tensor(x.layout)
+        let keep = 1 / (1 - rate)
+        if mask.count != x.count { mask = [Float](repeating: 0, count: x.count) }
+        let src = x.floats, dst = y.floats
+        for i in 0..<x.count {
+            mask[i] = generator.nextUnitFloat() < rate ? 0 : keep
+            dst[i] = src[i] * mask[i]
+        }
+        return y
+    }
+
+    public override func backward(_ g: Tensor, _ context: BackwardContext) -> [Tensor?] {
+        guard context.needsInputGradient else { return [nil] }
+        guard rate > 0, mask.count == g.count else { return [g] }
+        let gRow = g.rowMajor()
+        let dx = inputGradient.tensor(gRow.layout)
+        let src = gRow.floats, dst = dx.floats
+        for i in 0..<g.count { dst[i] = src[i] * mask[i] }
+        return [dx]
+    }
+
+    /// The generator's state, so that a resumed run draws the same masks.
+    public var randomState: UInt64 {
+        get { generator.state }
+        set { generator.state = newValue }
+    }
+}

@@ -1,0 +1,192 @@
+import PetalCore
+
+/// A network as Keras's functional models hold it: an ordered list of layers, each with
+/// the indices of the layers it reads. Layer 0 is the input, so indices match Keras's
+/// numbering ("freeze the first 100 layers").
+///
+/// Forward runs the layers in order, fusing what oneDNN can fuse; backward runs them in
+/// reverse and stops at the earliest trainable layer: nothing is back-propagated through a
+/// frozen prefix.
+public final class Network: @unchecked Sendable {
+    public struct Node: Sendable {
+        public let layer: Layer
+        public let inputs: [Int]
+    }
+
+    public private(set) var nodes: [Node] = []
+    private var consumers: [[Int]] = []
+    private var outputs: [Tensor?] = []
+    private var gradients: [Tensor?] = []
+    private var gradientSums: [OutputSlotTensor] = []
+
+    public init(input: InputLayer) {
+        nodes = [Node(layer: input, inputs: [])]
+        consumers = [[]]
+    }
+
+    public var input: InputLayer { nodes[0].layer as! InputLayer }
+    public var layers: [Layer] { nodes.map(\.layer) }
+    /// The index of the last layer added, the usual input of the next.
+    public var last: Int { nodes.count - 1 }
+
+    /// Appends a layer reading the given earlier layers (default: the last one) and
+    /// returns its index.
+    @discardableResult
+    public func add(_ layer: Layer, inputs: [Int]? = nil) -> Int {
+        let sources = inputs ?? [last]
+        precondition(sources.allSatisfy { $0 >= 0 && $0 < nodes.count }, "Network: \(layer.name) reads a later layer")
+        precondition(self.layer(named: layer.name) == nil, "Network: two layers named \(layer.name)")
+        for s in sources {
+            if let padding = nodes[s].layer as? ZeroPadding2D {
+                guard let conv = layer as? Conv2D, consumers[s].isEmpty else {
+                    preconditionFailure("Network: ZeroPadding2D \(padding.name) must feed one Conv2D")
+                }
+                conv.absorbedPadding = padding.padding
+            }
+            consumers[s].append(nodes.count)
+        }
+        nodes.append(Node(layer: layer, inputs: sources))
+        consumers.append([])
+        return nodes.count - 1
+    }
+
+    public func layer(named name: String) -> Layer? { nodes.first { $0.layer.name == name }?.layer }
+    public func index(of name: String) -> Int? { nodes.firstIndex { $0.layer.name == name } }
+
+    /// Output shapes of every layer for a batch of `batch`.
+    public func outputShapes(batch: Int = 1) -> [[Int]] {
+        var shapes: [[Int]] = []
+        for node in nodes {
+            if node.inputs.isEmpty { shapes.append([batch] + input.shape) }
+            else { shapes.append(node.layer.outputShape(node.inputs.map { shapes[$0] })) }
+        }
+        return shapes
+    }
+
+    /// Parameters updated by the optimizer: those of trainable layers.
+    public var trainableParameters: [Parameter] {
+        layers.filter(\.trainable).flatMap(\.trainableParameters)
+    }
+
+    /// Every saved tensor of every layer, in order.
+    public var weights: [Parameter] { layers.flatMap(\.weights) }
+
+    /// Sets `trainable` on the layers in `range` (Keras indices, the input included).
+    public func setTrainable(_ trainable: Bool, layers range: Range<Int>) {
+        for i in range.clamped(to: 0..<nodes.count) { nodes[i].layer.trainable = trainable }
+    }
+
+    // MARK: - Which layers take part in the backward pass
+
+    /// For each layer: whether it has trainable parameters.
+    private var hasTrainableParameters: [Bool] {
+        nodes.map { $0.layer.trainable && !$0.layer.trainableParameters.isEmpty }
+    }
+
+    /// For each layer: whether the gradient of its inputs is needed, i.e. whether any layer
+    /// before it (among its ancestors) has trainable parameters.
+    public func needsInputGradient() -> [Bool] {
+        let trainable = hasTrainableParameters
+        var needs = [Bool](repeating: false, count: nodes.count)
+        for (i, node) in nodes.enumerated() {
+            needs[i] = node.inputs.contains { trainable[$0] || needs[$0] }
+        }
+        return needs
+    }
+
+    // MARK: - Forward
+
+    /// Runs the network on a batch (N, C, H, W) and returns the last layer's output.
+    /// The returned tensor is reused by the next call.
+    /// `keepEverything` keeps every layer ready for a backward pass to the input.
+    public func forward(_ x: Tensor, training: Bool, keepEverything: Bool = false) -> Tensor {
+        let trainable = hasTrainableParameters
+        let needs = needsInputGradient()
+        let inBackward = nodes.indices.map { training && (trainable[$0] || needs[$0] || keepEverything) }
+        outputs = Array(repeating: nil, count: nodes.count)
+        outputs[0] = x
+        var i = 1
+        while i < nodes.count {
+            if let fused = foldableGroup(at: i, training: training, inBackward: inBackward) {
+                let conv = nodes[i].layer as! Conv2D
+                let bn = nodes[fused.batchNorm].layer as! BatchNormalization
+                let activation = fused.activation.map { (nodes[$0].layer as! Activation).function }
+                let y = conv.forwardFolded(outputs[nodes[i].inputs[0]]!, batchNorm: bn, activation: activation)
+                for j in i...fused.end { nodes[j].layer.releaseSavedState() }
+                outputs[fused.end] = y
+                i = fused.end + 1
+                continue
+            }
+            let node = nodes[i]
+            let context = ForwardContext(training: training, keepForBackward: inBackward[i])
+            outputs[i] = node.layer.forward(node.inputs.map { outputs[$0]! }, context)
+            if !inBackward[i] { node.layer.releaseSavedState() }
+            i += 1
+        }
+        // Free intermediate references early: only the final output is handed out.
+        let result = outputs[nodes.count - 1]!
+        if !training { outputs = [] }
+        return result
+    }
+
+    /// A Conv2D at `i` followed by its only consumer, a BatchNormalization on moving
+    /// statistics, and optionally that one's only consumer, a ReLU/ReLU6: computed as one
+    /// convolution with the batch norm folded in and the activation as post-op, when none of
+    /// them takes part in a backward pass.
+    private func foldableGroup(at i: Int, training: Bool, inBackward: [Bool])
+        -> (batchNorm: Int, activation: Int?, end: Int)? {
+        guard nodes[i].layer is Conv2D, consumers[i].count == 1 else { return nil }
+        let b = consumers[i][0]
+        guard b == i + 1, let bn = nodes[b].layer as? BatchNormalization,
+              bn.usesMovingStatistics(training: training), !inBackward[i], !inBackward[b] else { return nil }
+        if consumers[b].count == 1, consumers[b][0] == b + 1, nodes[b + 1].layer is Activation, !inBackward[b + 1] {
+            return (b, b + 1, b + 1)
+        }
+        return (b, nil, b)
+    }
+
+    // MARK: - Backward
+
+    /// Back-propagates the gradient of the loss with respect to the network's output,
+    /// filling the gradients of trainable parameters. Stops at the earliest layer that
+    /// takes part (has trainable parameters or a trainable layer before it).
+    /// With `inputGradient`, every layer passes its gradient on and the gradient with
+    /// respect to the network's input is returned (for gradient checks and saliency).
+    @discardableResult
+    public func backward(_ outputGradient: Tensor, inputGradient: Bool = false) -> Tensor? {
+        let trainable = hasTrainableParameters
+        let needs = inputGradient ? Array(repeating: true, count: nodes.count) : needsInputGradient()
+        gradients = Array(repeating: nil, count: nodes.count)
+        if gradientSums.count != nodes.count { gradientSums = nodes.map { _ in OutputSlotTensor() } }
+        gradients[nodes.count - 1] = outputGradient
+        for i in stride(from: nodes.count - 1, through: 1, by: -1) {
+            guard trainable[i] || needs[i], let g = gradients[i] else { continue }
+            let node = nodes[i]
+            let inputGradients = node.layer.backward(g, BackwardContext(needsInputGradient: needs[i]))
+            gradients[i] = nil
+            for (source, gradient) in zip(node.inputs, inputGradients) {
+                guard let gradient else { continue }
+                accumulate(gradient, into: source)
+            }
+        }
+        let result = gradients[0]
+        gradients = []
+        return result
+    }
+
+    private func accumulate(_ gradient: Tensor, into index: Int) {
+        guard let existing = gradients[index] else {
+            gradients[index] = gradient
+            return
+        }
+        let sum = gradientSums[index].tensor(existing.layout)
+        AddKernel.cached(layout: existing.layout).forward(existing, gradient, destination: sum)
+        gradients[index] = sum
+    }
+
+    /// Forgets what the last training forward kept (between phases, before saving).
+    public func releaseSavedState() {
+        for node in nodes { node.layer.releaseSavedState() }
+        outputs = []
+    }
+}

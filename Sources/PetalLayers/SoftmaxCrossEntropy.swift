@@ -1,0 +1,49 @@
+import Foundation
+import PetalCore
+
+/// Softmax followed by categorical cross-entropy on one-hot labels, Keras's
+/// `Dense(activation="softmax")` + `categorical_crossentropy`, computed together from the
+/// logits so that it stays finite for any logits (log-sum-exp with the maximum subtracted).
+public enum SoftmaxCrossEntropy {
+    public struct Result {
+        /// Mean loss over the batch.
+        public var loss: Double
+        /// Softmax probabilities, row-major (N, K).
+        public var probabilities: [Float]
+        /// Gradient of the mean loss with respect to the logits, (N, K) row-major.
+        public var logitsGradient: Tensor
+        /// How many rows' highest probability is the true class.
+        public var correct: Int
+    }
+
+    /// `labels` are class indices (the one-hot rows' hot positions).
+    public static func evaluate(logits: Tensor, labels: [Int]) -> Result {
+        let x = logits.rowMajor()
+        let (n, k) = (x.shape[0], x.shape[1])
+        precondition(labels.count == n, "SoftmaxCrossEntropy: \(labels.count) labels for \(n) rows")
+        let gradient = Tensor(zeros: [n, k])
+        var probabilities = [Float](repeating: 0, count: n * k)
+        let z = x.floats, g = gradient.floats
+        var total = 0.0
+        var correct = 0
+        for row in 0..<n {
+            let base = row * k
+            var maximum = -Float.infinity
+            var best = 0
+            for j in 0..<k where z[base + j] > maximum { maximum = z[base + j]; best = j }
+            var sum = 0.0
+            for j in 0..<k { sum += exp(Double(z[base + j] - maximum)) }
+            let logSum = log(sum)
+            let label = labels[row]
+            precondition(label >= 0 && label < k, "SoftmaxCrossEntropy: label \(label) outside 0..<\(k)")
+            total += logSum - Double(z[base + label] - maximum)
+            for j in 0..<k {
+                let p = Float(exp(Double(z[base + j] - maximum) - logSum))
+                probabilities[base + j] = p
+                g[base + j] = (p - (j == label ? 1 : 0)) / Float(n)
+            }
+            if best == label { correct += 1 }
+        }
+        return Result(loss: total / Double(n), probabilities: probabilities, logitsGradient: gradient, correct: correct)
+    }
+}
