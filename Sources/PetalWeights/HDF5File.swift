@@ -1,0 +1,175 @@
+import CHDF5
+import Foundation
+import PetalCore
+
+/// A read-only HDF5 file through libhdf5's C API: just what Keras files need (groups,
+/// string attributes, numeric datasets read as Float32, child listing).
+///
+/// The serial libhdf5 is not thread-safe, so every call goes through one process-wide lock.
+final class HDF5File {
+    private static let lock = NSLock()
+    private static let initialized: Bool = {
+        H5open()
+        H5Eset_auto2(0, nil, nil)  // errors come back as return codes; no printing to stderr
+        return true
+    }()
+
+    let path: String
+    private let id: hid_t
+
+    /// The 8-byte signature every HDF5 file starts with (at offset 0 for Keras files).
+    static let signature: [UInt8] = [0x89, 0x48, 0x44, 0x46, 0x0D, 0x0A, 0x1A, 0x0A]
+
+    init(_ url: URL) throws {
+        path = url.path
+        guard FileManager.default.fileExists(atPath: path) else { throw WeightError.fileNotFound(path: path) }
+        let id = Self.locked { () -> hid_t in
+            _ = Self.initialized
+            return H5Fopen(url.path, 0 /* H5F_ACC_RDONLY */, 0 /* H5P_DEFAULT */)
+        }
+        guard id >= 0 else { throw WeightError.malformed(path: path, reason: "libhdf5 cannot open it as HDF5") }
+        self.id = id
+    }
+
+    deinit { _ = Self.locked { H5Fclose(id) } }
+
+    static func locked<T>(_ body: () throws -> T) rethrows -> T {
+        lock.lock()
+        defer { lock.unlock() }
+        return try body()
+    }
+
+    func bad(_ reason: String) -> WeightError { .malformed(path: path, reason: reason) }
+
+    /// True when an object (group or dataset) exists at `objectPath` (each component checked).
+    func exists(_ objectPath: String) -> Bool {
+        Self.locked {
+            var prefix = ""
+            for component in objectPath.split(separator: "/") {
+                prefix += prefix.isEmpty ? String(component) : "/\(component)"
+                if H5Lexists(id, prefix, 0) <= 0 { return false }
+            }
+            return true
+        }
+    }
+
+    /// The names of the children of a group, in libhdf5's (alphabetical) order.
+    func children(of groupPath: String) throws -> [String] {
+        try Self.locked {
+            let group = H5Gopen2(id, groupPath, 0)
+            guard group >= 0 else { throw bad("no group `\(groupPath)`") }
+            defer { H5Gclose(group) }
+            var info = H5G_info_t()
+            guard H5Gget_info(group, &info) >= 0 else { throw bad("cannot list group `\(groupPath)`") }
+            return (0..<info.nlinks).compactMap { i -> String? in
+                let size = H5Lget_name_by_idx(group, ".", H5_INDEX_NAME, H5_ITER_INC, i, nil, 0, 0)
+                guard size >= 0 else { return nil }
+                var buffer = [CChar](repeating: 0, count: Int(size) + 1)
+                H5Lget_name_by_idx(group, ".", H5_INDEX_NAME, H5_ITER_INC, i, &buffer, Int(size) + 1, 0)
+                return String(cString: buffer)
+            }
+        }
+    }
+
+    func isDataset(_ objectPath: String) -> Bool {
+        Self.locked {
+            let d = H5Dopen2(id, objectPath, 0)
+            if d >= 0 { H5Dclose(d) }
+            return d >= 0
+        }
+    }
+
+    /// A string-array attribute of an object. Keras splits long ones into `name0`, `name1`...;
+    /// those are joined. Nil when absent; an empty non-string array (as Keras writes for a
+    /// layer without weights) reads as [].
+    func stringsAttribute(_ name: String, of objectPath: String = "/") throws -> [String]? {
+        if let whole = try readStrings(name, objectPath) { return whole }
+        var parts: [String] = []
+        var chunk = 0
+        while let part = try readStrings("\(name)\(chunk)", objectPath) {
+            parts += part
+            chunk += 1
+        }
+        return chunk > 0 ? parts : nil
+    }
+
+    func stringAttribute(_ name: String, of objectPath: String = "/") throws -> String? {
+        try stringsAttribute(name, of: objectPath)?.joined()
+    }
+
+    private func readStrings(_ name: String, _ objectPath: String) throws -> [String]? {
+        try Self.locked {
+            guard H5Aexists_by_name(id, objectPath, name, 0) > 0 else { return nil }
+            let attr = H5Aopen_by_name(id, objectPath, name, 0, 0)
+            guard attr >= 0 else { throw bad("cannot open attribute `\(name)` of `\(objectPath)`") }
+            defer { H5Aclose(attr) }
+            let type = H5Aget_type(attr), space = H5Aget_space(attr)
+            defer { H5Tclose(type); H5Sclose(space) }
+            let count = Int(H5Sget_simple_extent_npoints(space))
+            if count == 0 { return [] }
+            guard H5Tget_class(type) == H5T_STRING else {
+                throw bad("attribute `\(name)` of `\(objectPath)` is not a string")
+            }
+            let memType = H5Tcopy(H5T_C_S1_g)
+            defer { H5Tclose(memType) }
+            if H5Tis_variable_str(type) > 0 {
+                H5Tset_size(memType, -1 /* H5T_VARIABLE */)
+                var pointers = [UnsafeMutablePointer<CChar>?](repeating: nil, count: count)
+                guard H5Aread(attr, memType, &pointers) >= 0 else { throw bad("cannot read attribute `\(name)`") }
+                defer { for p in pointers where p != nil { H5free_memory(p) } }
+                return pointers.map { $0.map { String(cString: $0) } ?? "" }
+            }
+            // One more byte than stored: a C string type keeps the last byte for the terminator.
+            let size = H5Tget_size(type) + 1
+            H5Tset_size(memType, size)
+            var buffer = [UInt8](repeating: 0, count: count * size)
+            guard H5Aread(attr, memType, &buffer) >= 0 else { throw bad("cannot read attribute `\(name)`") }
+            return (0..<count).map { i in
+                let bytes = buffer[(i * size)..<((i + 1) * size)].prefix { $0 != 0 }
+                return String(decoding: bytes, as: UTF8.self)
+            }
+        }
+    }
+
+    /// The shape of a dataset (a scalar has shape []).
+    func shape(of datasetPath: String) throws -> [Int] {
+        try Self.locked {
+            let d = H5Dopen2(id, datasetPath, 0)
+            guard d >= 0 else { throw bad("no dataset `\(datasetPath)`") }
+            defer { H5Dclose(d) }
+            return datasetShape(d)
+        }
+    }
+
+    private func datasetShape(_ d: hid_t) -> [Int] {
+        let space = H5Dget_space(d)
+        defer { H5Sclose(space) }
+        let rank = Int(H5Sget_simple_extent_ndims(space))
+        var dims = [hsize_t](repeating: 0, count: max(rank, 1))
+        H5Sget_simple_extent_dims(space, &dims, nil)
+        return dims.prefix(rank).map { Int($0) }
+    }
+
+    /// A numeric dataset as a row-major Float32 tensor (libhdf5 converts the stored type).
+    func readTensor(_ datasetPath: String, name: String) throws -> Tensor {
+        try Self.locked {
+            let d = H5Dopen2(id, datasetPath, 0)
+            guard d >= 0 else { throw bad("no dataset `\(datasetPath)`") }
+            defer { H5Dclose(d) }
+            let type = H5Dget_type(d)
+            let typeClass = H5Tget_class(type)
+            H5Tclose(type)
+            guard typeClass == H5T_FLOAT || typeClass == H5T_INTEGER else {
+                throw WeightError.unsupportedDataType(path: path, tensor: name, dataType: "non-numeric HDF5 type")
+            }
+            let shape = datasetShape(d)
+            let tensor = Tensor(layout: .rowMajor(try TensorBuilder.petalShape(shape, name: name, path: path)))
+            if tensor.count > 0 {
+                guard H5Dread(d, H5T_NATIVE_FLOAT_g, 0, 0, 0, tensor.storage.pointer) >= 0 else {
+                    throw bad("cannot read dataset `\(datasetPath)` (corrupt or truncated file?)")
+                }
+            }
+            return tensor
+        }
+    }
+}
