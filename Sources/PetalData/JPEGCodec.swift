@@ -21,7 +21,10 @@ enum JPEGCodec {
         var w: Int32 = 0, h: Int32 = 0, subsamp: Int32 = 0, cs: Int32 = 0
         let base = bytes.baseAddress!.assumingMemoryBound(to: UInt8.self)
         if tjDecompressHeader3(handle, base, UInt(bytes.count), &w, &h, &subsamp, &cs) != 0 {
-            throw DataError.undecodable(path: path, reason: "not a readable JPEG (\(errorText(handle)))")
+            let n = bytes.count
+            let ended = n >= 2 && bytes[n - 2] == 0xFF && bytes[n - 1] == 0xD9
+            let what = ended ? "not a readable JPEG" : "truncated or corrupt JPEG (no end-of-image marker)"
+            throw DataError.undecodable(path: path, reason: "\(what): \(errorText(handle))")
         }
         return Header(width: Int(w), height: Int(h), colorspace: cs)
     }
