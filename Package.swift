@@ -34,7 +34,10 @@ let package = Package(
         // Scan, decode, augment, split and batch images.
         .target(name: "PetalData", dependencies: ["PetalCore", "CTurboJPEG", "CPNG"]),
         // Optimizers, callbacks, the training loop.
-        .target(name: "PetalTraining", dependencies: ["PetalCore", "PetalLayers", "PetalModels", "PetalData", "PetalWeights"]),
+        .target(name: "PetalTraining", dependencies: ["PetalCore", "PetalLayers", "PetalModels", "PetalData", "PetalWeights"],
+                // Lets Float.squareRoot() (a libc sqrtf that may set errno) vectorise in the
+                // optimizers' inner loops: about 4x faster RMSprop and Adam steps.
+                swiftSettings: [.unsafeFlags(["-Xcc", "-fno-math-errno"])]),
         // Metrics and the HTML report.
         .target(name: "PetalEvaluation", dependencies: ["PetalCore", "PetalData", "PetalTraining", "CTurboJPEG"]),
         // The `petal` command.
