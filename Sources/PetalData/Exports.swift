@@ -1,0 +1,2 @@
+// PetalData works on PetalCore tensors and its seeded generator throughout.
+@_exported import PetalCore
