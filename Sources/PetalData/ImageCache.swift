@@ -59,7 +59,7 @@ public final class ImageCache: @unchecked Sendable {
         self.failures = failed
         self.storage = buffer
         if n > 0 && kept.isEmpty {
-            buffer.deallocate()
+            // All properties are set, so deinit runs and frees the buffer.
             let first = failed.first.map { " (first: \($0))" } ?? ""
             throw DataError.noImages("none of the \(n) images could be decoded\(first)")
         }
