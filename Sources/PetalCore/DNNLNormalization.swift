@@ -53,10 +53,12 @@ public final class BatchNormKernel: @unchecked Sendable {
     }
 
     /// Gradients of source, and of scale and shift when given (else backward by data only).
-    public func backward(source: Tensor, destinationGradient: Tensor, scale: Tensor, mean: Tensor, variance: Tensor,
-                         sourceGradient: Tensor, scaleGradient: Tensor, shiftGradient: Tensor) {
+    /// (oneDNN 2.6 counts the shift among the backward pass's inputs although it does not read it.)
+    public func backward(source: Tensor, destinationGradient: Tensor, scale: Tensor, shift: Tensor, mean: Tensor,
+                         variance: Tensor, sourceGradient: Tensor, scaleGradient: Tensor, shiftGradient: Tensor) {
         backwardPrimitive.run([(DNNL_ARG_SRC, source), (DNNL_ARG_DIFF_DST, destinationGradient),
-                               (DNNL_ARG_SCALE, scale), (DNNL_ARG_MEAN, mean), (DNNL_ARG_VARIANCE, variance),
+                               (DNNL_ARG_SCALE, scale), (DNNL_ARG_SHIFT, shift),
+                               (DNNL_ARG_MEAN, mean), (DNNL_ARG_VARIANCE, variance),
                                (DNNL_ARG_DIFF_SRC, sourceGradient), (DNNL_ARG_DIFF_SCALE, scaleGradient),
                                (DNNL_ARG_DIFF_SHIFT, shiftGradient)], scratch: scratch)
     }

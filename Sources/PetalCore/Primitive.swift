@@ -35,7 +35,11 @@ public final class Primitive: @unchecked Sendable {
     /// Runs the primitive on the stream. Arguments are oneDNN's DNNL_ARG_* numbers.
     public func execute(_ arguments: [(Int32, Tensor)]) {
         var args = arguments.map { dnnl_exec_arg_t(arg: $0.0, memory: $0.1.memory) }
-        check(dnnl_primitive_execute(handle, DNNL.stream, Int32(args.count), &args), "executing \(implementation)")
+        let status = dnnl_primitive_execute(handle, DNNL.stream, Int32(args.count), &args)
+        if status != dnnl_success {
+            let given = arguments.map { "\($0.0): \($0.1.layout) (expects \(layout(of: $0.0)))" }
+            check(status, "executing \(implementation) with \(given.joined(separator: "; "))")
+        }
         // The CPU stream runs in order; waiting keeps Swift code after it safe to read results.
         DNNL.wait()
     }

@@ -60,7 +60,8 @@ public final class Tensor: @unchecked Sendable, CustomStringConvertible {
     public var count: Int { shape.reduce(1, *) }
 
     /// The storage as Float32, in physical order (padding of blocked layouts included).
-    /// For a row-major tensor this is the logical row-major order.
+    /// For a row-major tensor this is the logical row-major order. The pointer is valid
+    /// while the tensor lives: keep it (withExtendedLifetime) when it is a temporary.
     public var floats: UnsafeMutableBufferPointer<Float> {
         precondition(dataType == .float32, "Tensor: \(dataType) storage read as Float32")
         return UnsafeMutableBufferPointer(start: storage.pointer.assumingMemoryBound(to: Float.self),
@@ -73,7 +74,10 @@ public final class Tensor: @unchecked Sendable, CustomStringConvertible {
     }
 
     /// The values in logical row-major order.
-    public func toArray() -> [Float] { Array(rowMajor().floats) }
+    public func toArray() -> [Float] {
+        let plain = rowMajor()
+        return withExtendedLifetime(plain) { Array(plain.floats) }
+    }
 
     /// This tensor in row-major layout (itself when it already is).
     public func rowMajor() -> Tensor {
@@ -91,6 +95,7 @@ public final class Tensor: @unchecked Sendable, CustomStringConvertible {
     /// Copies another tensor's values into this one, converting the layout if needed.
     public func assign(_ other: Tensor) {
         precondition(other.shape == shape, "Tensor: cannot assign shape \(other.shape) to \(shape)")
+        if other === self || other.storage === storage { return }
         if other.layout == layout {
             storage.pointer.copyMemory(from: other.storage.pointer, byteCount: layout.byteCount)
         } else {

@@ -77,7 +77,8 @@ public final class BatchNormalization: Layer {
     public override func backward(_ g: Tensor, _ context: BackwardContext) -> [Tensor?] {
         guard let saved else { fatalError("BatchNormalization \(name): backward without a training forward") }
         let dx = inputGradient.tensor(saved.input.layout)
-        saved.kernel.backward(source: saved.input, destinationGradient: g, scale: gamma.value, mean: saved.mean,
+        saved.kernel.backward(source: saved.input, destinationGradient: g, scale: gamma.value, shift: beta.value,
+                              mean: saved.mean,
                               variance: saved.variance, sourceGradient: dx,
                               scaleGradient: trainable ? gamma.gradientBuffer() : discardedScaleGradient,
                               shiftGradient: trainable ? beta.gradientBuffer() : discardedShiftGradient)

@@ -87,10 +87,12 @@ public final class Dropout: Layer {
         let y = output.tensor(x.layout)
         let keep = 1 / (1 - rate)
         if mask.count != x.count { mask = [Float](repeating: 0, count: x.count) }
-        let src = x.floats, dst = y.floats
-        for i in 0..<x.count {
-            mask[i] = generator.nextUnitFloat() < rate ? 0 : keep
-            dst[i] = src[i] * mask[i]
+        withExtendedLifetime(x) {
+            let src = x.floats, dst = y.floats
+            for i in 0..<x.count {
+                mask[i] = generator.nextUnitFloat() < rate ? 0 : keep
+                dst[i] = src[i] * mask[i]
+            }
         }
         return y
     }
@@ -100,8 +102,10 @@ public final class Dropout: Layer {
         guard rate > 0, mask.count == g.count else { return [g] }
         let gRow = g.rowMajor()
         let dx = inputGradient.tensor(gRow.layout)
-        let src = gRow.floats, dst = dx.floats
-        for i in 0..<g.count { dst[i] = src[i] * mask[i] }
+        withExtendedLifetime(gRow) {
+            let src = gRow.floats, dst = dx.floats
+            for i in 0..<g.count { dst[i] = src[i] * mask[i] }
+        }
         return [dx]
     }
 

@@ -44,6 +44,7 @@ public enum SoftmaxCrossEntropy {
             }
             if best == label { correct += 1 }
         }
+        withExtendedLifetime(x) {}
         return Result(loss: total / Double(n), probabilities: probabilities, logitsGradient: gradient, correct: correct)
     }
 }
