@@ -8,6 +8,7 @@ struct Petal: ParsableCommand {
         abstract: "Train image classifiers by transfer learning from pretrained CNNs, on the CPU.",
         subcommands: [
             DataCommand.self,
+            WeightsCommand.self,
             // Each stage adds its command here.
         ])
 }

@@ -112,6 +112,8 @@ final class HDF5File {
             }
             let memType = H5Tcopy(H5T_C_S1_g)
             defer { H5Tclose(memType) }
+            // libhdf5 converts no string between character sets: read in the stored one (h5py writes UTF-8).
+            H5Tset_cset(memType, H5Tget_cset(type))
             if H5Tis_variable_str(type) > 0 {
                 H5Tset_size(memType, -1 /* H5T_VARIABLE */)
                 var pointers = [UnsafeMutablePointer<CChar>?](repeating: nil, count: count)

@@ -1,0 +1,90 @@
+import ArgumentParser
+import Foundation
+import PetalWeights
+
+/// `petal weights`: see, inspect, convert and fetch pretrained weights.
+struct WeightsCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "weights",
+        abstract: "List, inspect, import and download pretrained weights.",
+        subcommands: [List.self, Inspect.self, Import.self, Download.self])
+
+    struct List: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "List installed weights ($PETAL_HOME/weights or ~/.cache/petal/weights, and ~/.keras/models).")
+
+        func run() throws {
+            print("Petal weights folder: \(PetalPaths.weightsDirectory.path)")
+            print("Keras models folder:  \(PetalPaths.kerasModelsDirectory.path)")
+            let files = PetalPaths.installedWeightFiles()
+            if files.isEmpty {
+                print("No weights installed. Run scripts/setup.sh, or `petal weights download`.")
+                return
+            }
+            for url in files {
+                let format = (try? WeightFormat.detect(url).rawValue) ?? "unknown"
+                let size = (try? FileManager.default.attributesOfItem(atPath: url.path)[.size] as? Int) ?? 0
+                print(String(format: "%-16@ %8.1f MB  %@", format as NSString, Double(size) / 1_048_576, url.path as NSString))
+            }
+        }
+    }
+
+    struct Inspect: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Print the tensors of a weights file with their shapes.")
+
+        @Argument(help: "A Keras .h5, PyTorch .pth/.pt or .safetensors file.")
+        var file: String
+
+        func run() throws {
+            let start = Date()
+            let weights = try WeightFile.read(URL(fileURLWithPath: file))
+            let seconds = Date().timeIntervalSince(start)
+            let values = weights.tensors.values.reduce(0) { $0 + $1.count }
+            print("\(file): \(weights.format.rawValue), \(weights.names.count) tensors, \(values) values, read in \(String(format: "%.3f", seconds)) s")
+            for (key, value) in weights.metadata.sorted(by: { $0.key < $1.key }) where key != "model_config" {
+                print("  \(key): \(value)")
+            }
+            if let config = weights.metadata["model_config"] { print("  model_config: \(config.count) characters of Keras JSON") }
+            for name in weights.names { print("\(name)  \(weights.tensors[name]!.shape)") }
+        }
+    }
+
+    struct Import: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Convert a Keras HDF5 or PyTorch checkpoint to safetensors (nothing in the file is executed).")
+
+        @Argument(help: "A Keras .h5 or PyTorch .pth/.pt file.")
+        var file: String
+
+        @Option(help: "Output file (default: the input's name with .safetensors).")
+        var out: String?
+
+        func run() throws {
+            let input = URL(fileURLWithPath: file)
+            let output = out.map { URL(fileURLWithPath: $0) }
+                ?? input.deletingPathExtension().appendingPathExtension("safetensors")
+            guard output.standardizedFileURL != input.standardizedFileURL else {
+                throw ValidationError("--out must differ from the input file")
+            }
+            let weights = try WeightFile.read(input)
+            try weights.writeSafetensors(to: output)
+            print("Wrote \(weights.names.count) tensors from \(weights.format.rawValue) \(input.path) to \(output.path)")
+        }
+    }
+
+    struct Download: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Download MobileNetV2 ImageNet weights (Keras, without top) into ~/.keras/models.")
+
+        @Option(help: "Width multiplier: 0.35, 0.5, 0.75, 1.0, 1.3 or 1.4.")
+        var alpha: Double = 1.0
+
+        @Option(help: "Input size: 96, 128, 160, 192 or 224.")
+        var size: Int = 224
+
+        func run() throws {
+            let url = try KerasApplicationsDownloader().mobileNetV2(alpha: alpha, size: size)
+            print(url.path)
+        }
+    }
+}
