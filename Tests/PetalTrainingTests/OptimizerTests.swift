@@ -39,27 +39,19 @@ final class OptimizerTests: XCTestCase {
         return try JSONDecoder().decode(Fixture.self, from: Data(contentsOf: url))
     }
 
-    /// Builds the optimizer a fixture case describes, from Keras's argument names.
-    func makeOptimizer(_ c: Fixture.Case) -> Optimizer {
+    /// Builds the optimizer a fixture case describes, from Keras's argument names, through
+    /// `OptimizerSpec` (so its defaults are Keras's too).
+    func makeOptimizer(_ c: Fixture.Case) throws -> Optimizer {
         func num(_ k: String) -> Double? { c.config[k]?.number }
         func flag(_ k: String) -> Bool? { c.config[k]?.flag }
         let options = OptimizerOptions(weightDecay: num("weight_decay"), clipNorm: num("clipnorm"),
                                        globalClipNorm: num("global_clipnorm"))
-        switch c.optimizer {
-        case "RMSprop":
-            return RMSprop(learningRate: num("learning_rate") ?? 0.001, rho: num("rho") ?? 0.9,
-                           momentum: num("momentum") ?? 0, epsilon: num("epsilon") ?? 1e-7,
-                           centered: flag("centered") ?? false, options: options)
-        case "Adam":
-            return Adam(learningRate: num("learning_rate") ?? 0.001, beta1: num("beta_1") ?? 0.9,
-                        beta2: num("beta_2") ?? 0.999, epsilon: num("epsilon") ?? 1e-7,
-                        amsgrad: flag("amsgrad") ?? false, options: options)
-        case "SGD":
-            return SGD(learningRate: num("learning_rate") ?? 0.01, momentum: num("momentum") ?? 0,
-                       nesterov: flag("nesterov") ?? false, options: options)
-        default:
-            fatalError("unknown optimizer \(c.optimizer) in fixture")
-        }
+        let kind = try XCTUnwrap(OptimizerSpec.Kind(rawValue: c.optimizer.lowercased()))
+        let spec = OptimizerSpec(kind: kind, learningRate: num("learning_rate"), momentum: num("momentum"),
+                                 rho: num("rho"), centered: flag("centered"), nesterov: flag("nesterov"),
+                                 beta1: num("beta_1"), beta2: num("beta_2"), amsgrad: flag("amsgrad"),
+                                 epsilon: num("epsilon"), options: options)
+        return try spec.makeOptimizer()
     }
 
     /// Logical values of a tensor. (Keeps the row-major copy alive while reading it:
@@ -77,7 +69,7 @@ final class OptimizerTests: XCTestCase {
         let fixture = try loadFixture()
         XCTAssertGreaterThanOrEqual(fixture.cases.count, 10)
         for c in fixture.cases {
-            let optimizer = makeOptimizer(c)
+            let optimizer = try makeOptimizer(c)
             let params = zip(fixture.shapes, fixture.initial).enumerated().map { i, si in
                 Parameter(name: "w\(i)", value: Tensor(shape: si.0, values: si.1))
             }
@@ -117,6 +109,41 @@ final class OptimizerTests: XCTestCase {
         XCTAssertFalse(s.nesterov)
         XCTAssertNil(r.options.weightDecay)
         XCTAssertNil(r.options.clipNorm)
+    }
+
+    /// Bad settings are errors that name the setting, not crashes.
+    func testSpecRejectsBadSettings() throws {
+        func message(_ spec: OptimizerSpec) -> String {
+            do { _ = try spec.makeOptimizer(); return "no error" } catch { return "\(error)" }
+        }
+        XCTAssertEqual(message(OptimizerSpec(kind: .adam, learningRate: -1)),
+                       "optimizer: adam: learning rate must be > 0, got -1.0")
+        XCTAssertTrue(message(OptimizerSpec(kind: .sgd, rho: 0.9)).contains("rho does not apply to sgd"))
+        XCTAssertTrue(message(OptimizerSpec(kind: .rmsprop, momentum: 1.5)).contains("momentum"))
+        XCTAssertTrue(message(OptimizerSpec(kind: .rmsprop, options: OptimizerOptions(clipNorm: 1, globalClipNorm: 1)))
+            .contains("only one of clipnorm"))
+        let sgd = try OptimizerSpec(kind: .sgd).makeOptimizer() as? SGD
+        XCTAssertEqual(sgd?.learningRate, 0.01)
+        let decoded = try JSONDecoder().decode(OptimizerSpec.self, from: JSONEncoder().encode(
+            OptimizerSpec(kind: .rmsprop, learningRate: 1e-4, momentum: 0.9, options: OptimizerOptions(weightDecay: 0.01))))
+        XCTAssertEqual(decoded.learningRate, 1e-4)
+        XCTAssertEqual(decoded.options.weightDecay, 0.01)
+    }
+
+    /// `reset()` makes the optimizer behave as a new one.
+    func testResetForgetsState() {
+        let a = Parameter(name: "a", value: Tensor(shape: [3], values: [1, 2, 3]))
+        let b = Parameter(name: "b", value: Tensor(shape: [3], values: [1, 2, 3]))
+        let used = Adam(learningRate: 0.1)
+        setGradient(a, [1, 2, 3])
+        used.step([a]); used.step([a])
+        used.reset()
+        XCTAssertEqual(used.iterations, 0)
+        a.load(Tensor(shape: [3], values: [1, 2, 3]))
+        setGradient(a, [0.5, -1, 2]); setGradient(b, [0.5, -1, 2])
+        used.step([a])
+        Adam(learningRate: 0.1).step([b])
+        XCTAssertEqual(values(a.value), values(b.value))
     }
 
     /// Frozen parameters and parameters without a gradient are left alone.

@@ -22,6 +22,8 @@ public protocol Optimizer: AnyObject {
 
     /// One update of every trainable parameter whose `gradient` is non-nil.
     func step(_ parameters: [Parameter])
+    /// Forgets all state (slots and step count), as a freshly made optimizer.
+    func reset()
 
     /// A copy of the optimizer's state for a checkpoint (see `OptimizerState`).
     func exportState(for parameters: [Parameter]) -> OptimizerState
@@ -42,10 +44,10 @@ public struct OptimizerOptions: Sendable, Equatable, Codable {
     /// Clips all gradients together to this global L2 norm (Keras's `global_clipnorm`).
     public var globalClipNorm: Double?
 
+    /// Values are checked by `OptimizerSpec.makeOptimizer()`. Set directly with both clip
+    /// norms, only `clipNorm` applies (Keras refuses that combination).
     public init(weightDecay: Double? = nil, excludeFromWeightDecay: [String] = [],
                 clipNorm: Double? = nil, globalClipNorm: Double? = nil) {
-        precondition(clipNorm == nil || globalClipNorm == nil,
-                     "Optimizer: only one of clipNorm and globalClipNorm can be set (as in Keras)")
         self.weightDecay = weightDecay
         self.excludeFromWeightDecay = excludeFromWeightDecay
         self.clipNorm = clipNorm
@@ -74,6 +76,8 @@ public enum OptimizerError: Error, CustomStringConvertible, Equatable {
     case wrongOptimizer(expected: String, found: String)
     case missingSlot(String)
     case slotShapeMismatch(String, expected: [Int], found: [Int])
+    /// A bad optimizer setting (from `OptimizerSpec`), e.g. a negative learning rate.
+    case invalidOption(String)
 
     public var description: String {
         switch self {
@@ -83,6 +87,8 @@ public enum OptimizerError: Error, CustomStringConvertible, Equatable {
             return "optimizer state: no slot \"\(key)\" in the saved state"
         case let .slotShapeMismatch(key, expected, found):
             return "optimizer state: slot \"\(key)\" has shape \(found), the parameter has \(expected)"
+        case let .invalidOption(message):
+            return "optimizer: \(message)"
         }
     }
 }
@@ -99,6 +105,8 @@ final class SlotStore {
     private var entries: [ObjectIdentifier: Entry] = [:]
 
     init(names: [String]) { self.names = names }
+
+    func removeAll() { entries = [:] }
 
     /// The slots of `parameter`, in its current layout (re-laid-out if it moved).
     func tensors(for parameter: Parameter) -> [Tensor] {
@@ -163,7 +171,7 @@ struct UpdateDriver {
                     slots: SlotStore, kernel: Kernel) {
         let active = parameters.filter { $0.trainable && $0.gradient != nil }
         var globalScale: Float = 1
-        if let clip = options.globalClipNorm, clip > 0 {
+        if options.clipNorm == nil, let clip = options.globalClipNorm, clip > 0 {
             let total = active.reduce(0.0) { $0 + sumOfSquares($1.gradient!.floats) }
             let norm = total.squareRoot()
             // Keras: clip * min(1/norm, 1/clip); a non-finite norm gives NaN, as in Keras.

@@ -79,6 +79,11 @@ public final class RMSprop: Optimizer {
         iterations += 1
     }
 
+    public func reset() {
+        slots.removeAll()
+        iterations = 0
+    }
+
     public func exportState(for parameters: [Parameter]) -> OptimizerState {
         OptimizerState(optimizer: name, iterations: iterations, learningRate: learningRate,
                        slots: slots.export(for: parameters))
