@@ -54,12 +54,8 @@ final class OptimizerTests: XCTestCase {
         return try spec.makeOptimizer()
     }
 
-    /// Logical values of a tensor. (Keeps the row-major copy alive while reading it:
-    /// `Tensor.toArray()` can read freed storage when the copy is a temporary.)
-    func values(_ t: Tensor) -> [Float] {
-        let plain = t.rowMajor()
-        return withExtendedLifetime(plain) { Array(plain.floats) }
-    }
+    /// Logical values of a tensor, whatever its layout.
+    func values(_ t: Tensor) -> [Float] { t.toArray() }
 
     func setGradient(_ p: Parameter, _ values: [Float]) {
         p.gradientBuffer().assign(Tensor(shape: p.shape, values: values))

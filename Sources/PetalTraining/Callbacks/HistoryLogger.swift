@@ -51,7 +51,8 @@ public final class HistoryLogger: Callback {
         try write()
     }
 
-    /// Adds a record, replacing one of the same epoch (an epoch re-run after a resume).
+    /// Adds a record, replacing any of the same or a later epoch (epochs re-run after a
+    /// resume from an earlier checkpoint).
     public func append(_ record: EpochRecord) {
         history.epochs.removeAll { $0.epoch >= record.epoch }
         history.epochs.append(record)
