@@ -37,9 +37,7 @@ enum TensorBuilder {
         let out = tensor.floats
         switch type {
         case .f32:
-            out.baseAddress!.withMemoryRebound(to: UInt8.self, capacity: count * 4) {
-                $0.update(from: source.assumingMemoryBound(to: UInt8.self), count: count * 4)
-            }
+            if count > 0 { UnsafeMutableRawPointer(out.baseAddress!).copyMemory(from: source, byteCount: count * 4) }
         case .f64: convert(count, source, out) { (v: Double) in Float(v) }
         case .f16: convert(count, source, out) { (v: UInt16) in halfToFloat(v) }
         case .bf16: convert(count, source, out) { (v: UInt16) in Float(bitPattern: UInt32(v) << 16) }
@@ -50,6 +48,30 @@ enum TensorBuilder {
         case .u8, .bool: convert(count, source, out) { (v: UInt8) in Float(v) }
         }
         return tensor
+    }
+
+    /// Converts `count` elements at element offsets `first`, `first + stride`, ... of `source` into `out`.
+    static func convertStrided(_ type: ElementType, _ source: UnsafeRawPointer, first: Int, stride: Int, count: Int,
+                               into out: UnsafeMutablePointer<Float>) {
+        func run<T>(_ f: (T) -> Float) {
+            let size = MemoryLayout<T>.size
+            var offset = first * size
+            for j in 0..<count {
+                out[j] = f(source.loadUnaligned(fromByteOffset: offset, as: T.self))
+                offset += stride * size
+            }
+        }
+        switch type {
+        case .f32: run { (v: Float) in v }
+        case .f64: run { (v: Double) in Float(v) }
+        case .f16: run { (v: UInt16) in halfToFloat(v) }
+        case .bf16: run { (v: UInt16) in Float(bitPattern: UInt32(v) << 16) }
+        case .i64: run { (v: Int64) in Float(v) }
+        case .i32: run { (v: Int32) in Float(v) }
+        case .i16: run { (v: Int16) in Float(v) }
+        case .i8: run { (v: Int8) in Float(v) }
+        case .u8, .bool: run { (v: UInt8) in Float(v) }
+        }
     }
 
     private static func convert<T>(_ count: Int, _ source: UnsafeRawPointer, _ out: UnsafeMutableBufferPointer<Float>,

@@ -209,30 +209,30 @@ public enum PyTorchCheckpointReader {
         var rowMajor = [Int](repeating: 1, count: t.size.count)
         for i in stride(from: t.size.count - 2, through: 0, by: -1) { rowMajor[i] = rowMajor[i + 1] * t.size[i + 1] }
         let contiguous = zip(zip(t.size, t.stride), rowMajor).allSatisfy { $0.0.0 <= 1 || $0.0.1 == $0.1 }
-        let elementSize = storage.type.byteSize
         if contiguous || count == 0 {
-            return try TensorBuilder.make(shape: t.size, type: storage.type, source: storage.base + start * elementSize, name: name, path: path)
+            return try TensorBuilder.make(shape: t.size, type: storage.type, source: storage.base + start * storage.type.byteSize,
+                                          name: name, path: path)
         }
-        // Gather element by element into a contiguous buffer of the storage's type, then convert.
-        var gathered = [UInt8](repeating: 0, count: count * elementSize)
-        var index = [Int](repeating: 0, count: t.size.count)
-        var source = start
-        gathered.withUnsafeMutableBytes { out in
-            for i in 0..<count {
-                (out.baseAddress! + i * elementSize).copyMemory(from: storage.base + source * elementSize, byteCount: elementSize)
-                var d = t.size.count - 1
-                while d >= 0 {
-                    index[d] += 1
-                    source += t.stride[d]
-                    if index[d] < t.size[d] { break }
-                    source -= t.stride[d] * t.size[d]
-                    index[d] = 0
-                    d -= 1
-                }
+        // Strided copy: row by row over the last dimension, converting as it goes.
+        let tensor = Tensor(layout: .rowMajor(try TensorBuilder.petalShape(t.size, name: name, path: path)))
+        let out = tensor.floats.baseAddress!
+        let rank = t.size.count
+        let inner = t.size.last ?? 1, innerStride = t.stride.last ?? 0
+        var index = [Int](repeating: 0, count: max(rank - 1, 0))
+        var base = start
+        for row in 0..<(count / inner) {
+            TensorBuilder.convertStrided(storage.type, storage.base, first: base, stride: innerStride, count: inner,
+                                         into: out + row * inner)
+            var d = rank - 2
+            while d >= 0 {
+                index[d] += 1
+                base += t.stride[d]
+                if index[d] < t.size[d] { break }
+                base -= t.stride[d] * t.size[d]
+                index[d] = 0
+                d -= 1
             }
         }
-        return try gathered.withUnsafeBytes {
-            try TensorBuilder.make(shape: t.size, type: storage.type, source: $0.baseAddress!, name: name, path: path)
-        }
+        return tensor
     }
 }

@@ -51,6 +51,17 @@ final class KerasHDF5ReaderTests: XCTestCase {
         for (name, summary) in expected { Expectations.check(tensors[name], summary, name) }
     }
 
+    func testKeras3SaveWeightsLayout() throws {
+        let reader = try KerasHDF5Reader(Fixtures.url("weights/tiny_keras3.weights.h5"))
+        XCTAssertEqual(reader.style, .keras3Weights)
+        XCTAssertEqual(reader.entry("conv1/0")?.subModel, "functional")
+        XCTAssertNil(reader.entry("dense/1")?.subModel)
+        let tensors = try reader.readAll()
+        let expected = Expectations.fixtures["tiny_keras3.weights.h5"]!
+        XCTAssertEqual(Set(tensors.keys), Set(expected.keys))
+        for (name, summary) in expected { Expectations.check(tensors[name], summary, name) }
+    }
+
     func testNonKerasFilesAreRefusedClearly() throws {
         let dir = Fixtures.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: dir) }
