@@ -126,7 +126,7 @@ public struct HTMLReport {
             cards.append(("Best val. accuracy", Self.percent(best)))
         }
         if let history, !history.epochs.isEmpty { cards.append(("Epochs", "\(history.epochs.count)")) }
-        if let timings { cards.append(("Total time", Self.duration(timings.totalSeconds))) }
+        if let timings { cards.append(("Total time", Self.duration(timings.totalSeconds, compact: true))) }
         guard !cards.isEmpty else { return "" }
         return "<div class=\"stats\">" + cards.map {
             "<div class=\"stat\"><div class=\"label\">\(escapeHTML($0.0))</div><div class=\"value\">\(escapeHTML($0.1))</div></div>"
@@ -137,12 +137,13 @@ public struct HTMLReport {
 
     static func percent(_ value: Double) -> String { String(format: "%.1f%%", value * 100) }
 
-    static func duration(_ seconds: Double) -> String {
-        guard seconds.isFinite else { return "–" }
-        if seconds < 60 { return String(format: "%.1f s", seconds) }
+    /// "42.1 s", "25 min 27 s", "2 h 5 min"; compact: "25m 27s", "2h 5m".
+    static func duration(_ seconds: Double, compact: Bool = false) -> String {
+        guard seconds.isFinite, seconds >= 0 else { return "–" }
+        if seconds < 60 { return String(format: compact ? "%.1fs" : "%.1f s", seconds) }
         let total = Int(seconds.rounded())
-        if total < 3600 { return "\(total / 60) min \(total % 60) s" }
-        return "\(total / 3600) h \(total % 3600 / 60) min"
+        if total < 3600 { return compact ? "\(total / 60)m \(total % 60)s" : "\(total / 60) min \(total % 60) s" }
+        return compact ? "\(total / 3600)h \(total % 3600 / 60)m" : "\(total / 3600) h \(total % 3600 / 60) min"
     }
 
     static func timestamp() -> String {

@@ -35,7 +35,7 @@ extension HTMLReport {
             series: [series("training", Self.trainColor, { $0.loss }),
                      series("validation", Self.validationColor, { $0.validationLoss })].filter { !$0.points.isEmpty },
             phaseRule: phaseRule, drops: drops)
-        s += "<div class=\"cols\"><div class=\"card\">\(accuracy.svg())</div><div class=\"card\">\(loss.svg())</div></div>"
+        s += "<div class=\"cols\"><div class=\"card\">\(accuracy.html())</div><div class=\"card\">\(loss.html())</div></div>"
 
         var facts: [String] = []
         if let start = fineTuningStart { facts.append("Fine-tuning began at epoch \(start) (dashed line).") }

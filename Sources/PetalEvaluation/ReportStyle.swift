@@ -15,10 +15,10 @@ enum ReportStyle {
     nav{margin-top:14px;display:flex;flex-wrap:wrap;gap:6px}
     nav a{color:#fff;text-decoration:none;font-size:13px;background:rgba(255,255,255,.16);padding:3px 10px;border-radius:999px}
     main.wrap{margin-top:-44px}
-    .stats{display:grid;grid-template-columns:repeat(auto-fit,minmax(150px,1fr));gap:12px}
+    .stats{display:grid;grid-template-columns:repeat(auto-fit,minmax(136px,1fr));gap:12px}
     .stat{background:var(--card);border-radius:12px;padding:14px 16px;box-shadow:0 1px 3px rgba(15,23,42,.08),0 4px 14px rgba(15,23,42,.04)}
     .stat .label{font-size:12px;color:var(--muted);text-transform:uppercase;letter-spacing:.05em}
-    .stat .value{font-size:24px;font-weight:650;font-variant-numeric:tabular-nums}
+    .stat .value{font-size:22px;font-weight:650;font-variant-numeric:tabular-nums;white-space:nowrap}
     section{margin:28px 0}
     h2{font-size:20px;margin:0 0 12px}
     h3{font-size:15px;margin:0 0 8px;color:var(--muted);font-weight:600}
@@ -26,10 +26,9 @@ enum ReportStyle {
     .cols{display:grid;grid-template-columns:repeat(auto-fit,minmax(min(100%,440px),1fr));gap:16px}
     .cols>.card{margin-bottom:0}
     svg{display:block;width:100%;height:auto;font-family:inherit}
-    svg .chart-title{font-size:15px;font-weight:600;fill:#1f2933}
+    svg.key{display:inline-block;width:20px;height:10px;margin-right:5px;vertical-align:0}
     svg .tick{font-size:11px;fill:#5f6b7a}
     svg .axis-label{font-size:12px;fill:#5f6b7a}
-    svg .legend{font-size:11.5px;fill:#1f2933}
     svg .rule-label{font-size:11px;fill:#7c3aed}
     .heatmap{margin:0 auto}
     .note{color:var(--muted);font-size:14px;background:#fff8e6;border-left:3px solid #f0b429;padding:8px 12px;border-radius:6px}
@@ -52,7 +51,7 @@ enum ReportStyle {
     figcaption .ok{color:var(--good)}
     figcaption .bad{color:var(--bad)}
     figcaption .truth{color:var(--muted);word-break:break-word}
-    .legend-row{display:flex;flex-wrap:wrap;gap:14px;font-size:13px;color:var(--muted);margin:0 0 10px}
+    .legend-row{display:flex;flex-wrap:wrap;gap:4px 14px;font-size:13px;color:var(--muted);margin:0 0 10px}
     .swatch{display:inline-block;width:12px;height:12px;border-radius:3px;vertical-align:-1px;margin-right:5px}
     details summary{cursor:pointer;color:var(--accent);font-size:14px}
     footer{color:var(--muted);font-size:12px;padding:24px 0 40px}
@@ -62,6 +61,8 @@ enum ReportStyle {
       header h1{font-size:23px}
       header .big{font-size:34px}
       .stat .value{font-size:20px}
+      svg .tick{font-size:16px}
+      svg .axis-label,svg .rule-label{font-size:16px}
       .card{padding:12px}
       .grid{grid-template-columns:repeat(auto-fill,minmax(96px,1fr));gap:8px}
       th,td{padding:5px 6px}

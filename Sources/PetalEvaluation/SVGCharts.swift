@@ -60,7 +60,21 @@ struct LineChart {
     var drops: [Rule] = []
 
     let width = 560.0, height = 320.0
-    let left = 56.0, right = 18.0, top = 46.0, bottom = 44.0
+    let left = 56.0, right = 18.0, top = 18.0, bottom = 44.0
+
+    /// The chart as a card body: title and legend in HTML (so they wrap on a phone), then the SVG.
+    func html() -> String {
+        var legend = series.map { line in
+            "<span><svg class=\"key\" viewBox=\"0 0 20 10\"><line x1=\"1\" x2=\"19\" y1=\"5\" y2=\"5\" stroke=\"\(line.color)\" stroke-width=\"3\"\(line.dashed ? " stroke-dasharray=\"5 3\"" : "")/></svg>\(escapeHTML(line.name))</span>"
+        }
+        if phaseRule != nil {
+            legend.append("<span><svg class=\"key\" viewBox=\"0 0 20 10\"><line x1=\"1\" x2=\"19\" y1=\"5\" y2=\"5\" stroke=\"#7c3aed\" stroke-width=\"2\" stroke-dasharray=\"5 3\"/></svg>fine-tuning began</span>")
+        }
+        if !drops.isEmpty {
+            legend.append("<span><svg class=\"key\" viewBox=\"0 0 20 10\"><path d=\"M4 1h12l-6 8z\" fill=\"#d97706\"/></svg>learning rate dropped</span>")
+        }
+        return "<h3>\(escapeHTML(title))</h3><div class=\"legend-row\">\(legend.joined())</div>" + svg()
+    }
 
     func svg() -> String {
         let finite = series.flatMap(\.points).filter { $0.x.isFinite && $0.y.isFinite }
@@ -85,7 +99,6 @@ struct LineChart {
         func py(_ y: Double) -> Double { top + (1 - (y - yMin) / (yMax - yMin)) * plotH }
 
         var s = "<svg viewBox=\"0 0 \(Int(width)) \(Int(height))\" role=\"img\" aria-label=\"\(escapeHTML(title))\" class=\"chart\">"
-        s += "<text x=\"\(coordinate(left))\" y=\"18\" class=\"chart-title\">\(escapeHTML(title))</text>"
         s += "<rect x=\"\(coordinate(left))\" y=\"\(coordinate(top))\" width=\"\(coordinate(plotW))\" height=\"\(coordinate(plotH))\" fill=\"#fbfcfe\" stroke=\"#d5dbe3\"/>"
         // Y grid and ticks.
         for tick in niceTicks(yMin, yMax) where tick >= yMin - 1e-9 && tick <= yMax + 1e-9 {
@@ -106,8 +119,8 @@ struct LineChart {
         // Fine-tuning start: a dashed rule half an epoch before the first fine-tuning epoch.
         if let rule = phaseRule {
             let x = px(rule.x - 0.5)
-            s += "<line x1=\"\(coordinate(x))\" x2=\"\(coordinate(x))\" y1=\"\(coordinate(top))\" y2=\"\(coordinate(top + plotH))\" stroke=\"#7c3aed\" stroke-width=\"1.5\" stroke-dasharray=\"6 4\"/>"
-            s += "<text x=\"\(coordinate(x + 4))\" y=\"\(coordinate(top + 12))\" class=\"rule-label\">\(escapeHTML(rule.label))</text>"
+            s += "<line x1=\"\(coordinate(x))\" x2=\"\(coordinate(x))\" y1=\"\(coordinate(top))\" y2=\"\(coordinate(top + plotH))\" stroke=\"#7c3aed\" stroke-width=\"2\" stroke-dasharray=\"6 4\"/>"
+            s += "<text x=\"\(coordinate(x + 4))\" y=\"\(coordinate(top + 14))\" class=\"rule-label\">\(escapeHTML(rule.label))</text>"
         }
         // Learning-rate drops: a downward triangle on the top edge and a dotted rule.
         for drop in drops {
@@ -127,18 +140,6 @@ struct LineChart {
                 s += "<circle cx=\"\(coordinate(px(p.x)))\" cy=\"\(coordinate(py(p.y)))\" r=\"3\" fill=\"\(line.color)\"><title>\(escapeHTML(line.name)), epoch \(Int(p.x)): \(escapeHTML(yFormat(p.y)))</title></circle>"
             }
         }
-        // Legend, right-aligned on the title row.
-        var legend: [(String, String)] = series.map { ($0.name, "<line x1=\"0\" x2=\"18\" y1=\"-4\" y2=\"-4\" stroke=\"\($0.color)\" stroke-width=\"2.5\"\($0.dashed ? " stroke-dasharray=\"5 3\"" : "")/>") }
-        if phaseRule != nil { legend.append(("fine-tuning", "<line x1=\"0\" x2=\"18\" y1=\"-4\" y2=\"-4\" stroke=\"#7c3aed\" stroke-width=\"1.5\" stroke-dasharray=\"6 4\"/>")) }
-        if !drops.isEmpty { legend.append(("LR drop", "<path d=\"M3 -9h12l-6 9z\" fill=\"#d97706\"/>")) }
-        var lx = width - right
-        var items: [String] = []
-        for (name, swatch) in legend.reversed() {
-            let itemWidth = 26 + Double(name.count) * 6.6 + 12
-            lx -= itemWidth
-            items.append("<g transform=\"translate(\(coordinate(lx)) 36)\">\(swatch)<text x=\"24\" y=\"0\" class=\"legend\">\(escapeHTML(name))</text></g>")
-        }
-        s += items.reversed().joined()
         s += "</svg>"
         return s
     }
