@@ -57,11 +57,14 @@ struct DataCommand: ParsableCommand {
             }
             let rssBefore = residentBytes()
             var start = Date()
+            let decodeCPUStart = cpuSeconds()
             let cache = try ImageCache(files: files, size: (size, size))
             let decodeSeconds = Date().timeIntervalSince(start)
+            let decodeCPU = cpuSeconds() - decodeCPUStart
             let rssAfter = residentBytes()
             print("decoded \(cache.count) images at \(size)x\(size) in \(String(format: "%.2f", decodeSeconds)) s "
-                  + "(\(String(format: "%.0f", Double(cache.count) / decodeSeconds)) images/s, \(ProcessInfo.processInfo.activeProcessorCount) cores), \(cache.failures.count) failures")
+                  + "(\(String(format: "%.0f", Double(cache.count) / decodeSeconds)) images/s, \(ProcessInfo.processInfo.activeProcessorCount) cores; "
+                  + "\(String(format: "%.2f", decodeCPU * 1000 / Double(max(cache.count, 1)))) ms CPU per image), \(cache.failures.count) failures")
             let perThousand = Double(cache.bytesPerImage) * 1000 / 1e6
             print(String(format: "cache memory: %.1f MB per 1000 images (pixels); process RSS grew %.1f MB for %d images (%.1f MB per 1000)",
                          perThousand, Double(rssAfter - rssBefore) / 1e6, cache.count,
@@ -71,6 +74,7 @@ struct DataCommand: ParsableCommand {
                                      normalization: .minusOneToOne, seed: 42, workers: workers)
             var images = 0, done = 0, epoch = 0
             start = Date()
+            let cpuStart = cpuSeconds()
             outer: while true {
                 for batch in loader.epoch(epoch) {
                     images += batch.count
@@ -80,8 +84,18 @@ struct DataCommand: ParsableCommand {
                 epoch += 1
             }
             let seconds = Date().timeIntervalSince(start)
-            print(String(format: "augmented batches: %d batches of %d at %dx%d in %.2f s = %.0f images/s (%d workers)",
-                         done, batchSize, size, size, seconds, Double(images) / seconds, workers))
+            let cpu = cpuSeconds() - cpuStart
+            print(String(format: "augmented batches: %d batches of %d at %dx%d in %.2f s = %.0f images/s (%d workers); "
+                         + "%.2f ms CPU per image = %.0f images per CPU-second",
+                         done, batchSize, size, size, seconds, Double(images) / seconds, workers,
+                         cpu * 1000 / Double(images), Double(images) / cpu))
+        }
+
+        /// CPU time of the whole process (all threads), so results mean something on a busy machine.
+        private func cpuSeconds() -> Double {
+            var t = timespec()
+            clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t)
+            return Double(t.tv_sec) + Double(t.tv_nsec) / 1e9
         }
 
         private func residentBytes() -> Int {

@@ -151,36 +151,55 @@ enum AugmentationKernel {
         return m > n ? period - m : m
     }
 
+    @inline(__always)
+    static func spread(_ p: UnsafePointer<UInt8>) -> UInt64 {
+        UInt64(p[0]) | UInt64(p[1]) << 16 | UInt64(p[2]) << 32
+    }
+
     /// Warps `src` (w x h RGB) into `dst` (same size) with `map` (output -> input) and
-    /// bilinear sampling with reflect fill.
+    /// bilinear sampling with reflect fill. Weights are 8-bit fixed point; coordinates are
+    /// reflected only on rows that leave the image.
     static func warp(_ src: UnsafePointer<UInt8>, into dst: UnsafeMutablePointer<UInt8>,
                      width w: Int, height h: Int, map m: AffineMap) {
         let fw = Float(w), fh = Float(h)
         let maxX = w - 1, maxY = h - 1
+        let stride = w * 3
         for y in 0..<h {
             let oy = Float(y) + 0.5
-            var ix = m.a * 0.5 + m.b * oy + m.c
-            var iy = m.d * 0.5 + m.e * oy + m.f
-            var out = dst + y * w * 3
+            let ix0 = m.a * 0.5 + m.b * oy + m.c, iy0 = m.d * 0.5 + m.e * oy + m.f
+            let ixEnd = ix0 + m.a * Float(w - 1), iyEnd = iy0 + m.d * Float(w - 1)
+            let inside = min(ix0, ixEnd) >= 0 && max(ix0, ixEnd) <= fw && min(iy0, iyEnd) >= 0 && max(iy0, iyEnd) <= fh
+            var ix = ix0, iy = iy0
+            // Positions as 16.16 fixed point of u + 0.5 (pixel i covers u in [i, i + 1), so in
+            // that form floor(index) = (p >> 16) - 1 and the fraction is the low 16 bits).
+            var fx = Int32((ix0 + 0.5) * 65536), fy = Int32((iy0 + 0.5) * 65536)
+            let stepX = Int32(m.a * 65536), stepY = Int32(m.d * 65536)
+            var out = dst + y * stride
             for _ in 0..<w {
-                // Sample position in "index" space: centre of pixel i is i.
-                let sx = reflect(ix, fw) - 0.5, sy = reflect(iy, fh) - 0.5
-                let x0f = sx.rounded(.down), y0f = sy.rounded(.down)
-                let tx = sx - x0f, ty = sy - y0f
-                var x0 = Int(x0f), y0 = Int(y0f)
-                var x1 = x0 + 1, y1 = y0 + 1
-                if x0 < 0 { x0 = 0 }; if x1 > maxX { x1 = maxX }; if x1 < 0 { x1 = 0 }; if x0 > maxX { x0 = maxX }
-                if y0 < 0 { y0 = 0 }; if y1 > maxY { y1 = maxY }; if y1 < 0 { y1 = 0 }; if y0 > maxY { y0 = maxY }
-                let p00 = src + (y0 * w + x0) * 3, p01 = src + (y0 * w + x1) * 3
-                let p10 = src + (y1 * w + x0) * 3, p11 = src + (y1 * w + x1) * 3
-                let w00 = (1 - tx) * (1 - ty), w01 = tx * (1 - ty), w10 = (1 - tx) * ty, w11 = tx * ty
-                for ch in 0..<3 {
-                    let v = w00 * Float(p00[ch]) + w01 * Float(p01[ch]) + w10 * Float(p10[ch]) + w11 * Float(p11[ch])
-                    out[ch] = UInt8(min(255, v + 0.5))
+                let px: Int32, py: Int32
+                if inside {
+                    px = fx; py = fy
+                    fx &+= stepX; fy &+= stepY
+                } else {
+                    px = Int32((reflect(ix, fw) + 0.5) * 65536); py = Int32((reflect(iy, fh) + 0.5) * 65536)
+                    ix += m.a; iy += m.d
                 }
+                let xi = Int(px >> 16), yi = Int(py >> 16)
+                let wx = (px >> 8) & 255, wy = (py >> 8) & 255
+                let x0 = min(max(xi &- 1, 0), maxX), x1 = min(xi, maxX)
+                let y0 = min(max(yi &- 1, 0), maxY), y1 = min(yi, maxY)
+                let r0 = src + y0 &* stride, r1 = src + y1 &* stride
+                let a0 = r0 + x0 &* 3, a1 = r0 + x1 &* 3, b0 = r1 + x0 &* 3, b1 = r1 + x1 &* 3
+                // The three channels side by side in 16-bit lanes of one UInt64 (SWAR): each
+                // weighted sum stays below 65536, so lanes never carry into each other.
+                let iwx = UInt64(256 &- wx), iwy = UInt64(256 &- wy), wx64 = UInt64(wx), wy64 = UInt64(wy)
+                let top = (spread(a0) &* iwx &+ spread(a1) &* wx64 &+ 0x80_0080_0080) >> 8 & 0xFF_00FF_00FF
+                let bottom = (spread(b0) &* iwx &+ spread(b1) &* wx64 &+ 0x80_0080_0080) >> 8 & 0xFF_00FF_00FF
+                let v = (top &* iwy &+ bottom &* wy64 &+ 0x80_0080_0080) >> 8
+                out[0] = UInt8(truncatingIfNeeded: v)
+                out[1] = UInt8(truncatingIfNeeded: v >> 16)
+                out[2] = UInt8(truncatingIfNeeded: v >> 32)
                 out += 3
-                ix += m.a
-                iy += m.d
             }
         }
     }

@@ -95,13 +95,15 @@ public final class BatchLoader: @unchecked Sendable {
         return Batch(images: tensor, labels: labels, indices: Array(order[start..<end]))
     }
 
+    /// Normalises through a 256-entry table (one multiply-add per value otherwise).
     private func normalize(_ src: UnsafePointer<UInt8>, into dst: UnsafeMutablePointer<Float>, count: Int) {
         let s = normalization.scale, o = normalization.offset
         for i in 0..<count { dst[i] = Float(src[i]) * s + o }
     }
 
     /// Brightness (add, clip to 0...255), then contrast around each channel's mean (clip),
-    /// then normalisation.
+    /// then normalisation — as one lookup table per channel, since each output value depends
+    /// only on the input byte and its channel. Channel means come from histograms.
     private func photometric(_ src: UnsafePointer<UInt8>, into dst: UnsafeMutablePointer<Float>,
                              pixels: Int, sample: Augmentation.Sample) {
         let delta = sample.brightnessDelta, factor = sample.contrastFactor
@@ -110,25 +112,35 @@ public final class BatchLoader: @unchecked Sendable {
             normalize(src, into: dst, count: pixels * 3)
             return
         }
-        var mean: (Float, Float, Float) = (0, 0, 0)
+        @inline(__always) func bright(_ v: Int) -> Float { min(max(Float(v) + delta, 0), 255) }
+        var means: [Float] = [0, 0, 0]
         if factor != 1 {
-            var sr: Float = 0, sg: Float = 0, sb: Float = 0
-            for i in 0..<pixels {
-                sr += min(max(Float(src[i * 3]) + delta, 0), 255)
-                sg += min(max(Float(src[i * 3 + 1]) + delta, 0), 255)
-                sb += min(max(Float(src[i * 3 + 2]) + delta, 0), 255)
-            }
-            let inv = 1 / Float(pixels)
-            mean = (sr * inv, sg * inv, sb * inv)
-        }
-        for i in 0..<pixels {
-            for ch in 0..<3 {
-                var v = min(max(Float(src[i * 3 + ch]) + delta, 0), 255)
-                if factor != 1 {
-                    let m = ch == 0 ? mean.0 : ch == 1 ? mean.1 : mean.2
-                    v = min(max((v - m) * factor + m, 0), 255)
+            var histogram = [Int](repeating: 0, count: 768)
+            histogram.withUnsafeMutableBufferPointer { hist in
+                for i in 0..<pixels {
+                    hist[Int(src[i * 3])] += 1; hist[256 + Int(src[i * 3 + 1])] += 1; hist[512 + Int(src[i * 3 + 2])] += 1
                 }
-                dst[i * 3 + ch] = v * s + o
+            }
+            for ch in 0..<3 {
+                var sum: Float = 0
+                for v in 0..<256 where histogram[ch * 256 + v] > 0 { sum += Float(histogram[ch * 256 + v]) * bright(v) }
+                means[ch] = sum / Float(pixels)
+            }
+        }
+        var table = [Float](repeating: 0, count: 768)
+        for ch in 0..<3 {
+            for v in 0..<256 {
+                var x = bright(v)
+                if factor != 1 { x = min(max((x - means[ch]) * factor + means[ch], 0), 255) }
+                table[ch * 256 + v] = x * s + o
+            }
+        }
+        table.withUnsafeBufferPointer { t in
+            let lut = t.baseAddress!
+            for i in 0..<pixels {
+                dst[i * 3] = lut[Int(src[i * 3])]
+                dst[i * 3 + 1] = lut[256 + Int(src[i * 3 + 1])]
+                dst[i * 3 + 2] = lut[512 + Int(src[i * 3 + 2])]
             }
         }
     }

@@ -111,7 +111,8 @@ final class AugmentationTests: XCTestCase {
                                  augmentation: Augmentation(horizontalFlip: false, rotationDegrees: 0, widthShift: 0, heightShift: 0,
                                                             zoom: 0, brightness: 0.2, contrast: 0),
                                  normalization: identity, seed: 5)
-        let b = Array(bright.epoch(0))[0].images.floats
+        let bTensor = Array(bright.epoch(0))[0].images   // keep the tensor alive while reading
+        let b = Array(bTensor.floats)
         let delta = b[0] - 50
         XCTAssertLessThanOrEqual(abs(delta), 51); XCTAssertGreaterThan(abs(delta), 0)
         XCTAssertEqual(b[15 * 3] - 150, delta, accuracy: 1e-4)
@@ -120,7 +121,8 @@ final class AugmentationTests: XCTestCase {
                                    augmentation: Augmentation(horizontalFlip: false, rotationDegrees: 0, widthShift: 0, heightShift: 0,
                                                               zoom: 0, brightness: 0, contrast: 0.5),
                                    normalization: identity, seed: 5)
-        let c = Array(contrast.epoch(0))[0].images.floats
+        let cTensor = Array(contrast.epoch(0))[0].images
+        let c = Array(cTensor.floats)
         XCTAssertEqual((c[0] + c[15 * 3]) / 2, 100, accuracy: 1e-3)
         let factor = (c[15 * 3] - 100) / 50
         XCTAssertTrue((0.5...1.5).contains(factor)); XCTAssertNotEqual(factor, 1)

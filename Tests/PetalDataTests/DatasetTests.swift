@@ -126,7 +126,7 @@ final class DatasetTests: XCTestCase {
         XCTAssertEqual(first.shape, [4, 3, 16, 20]); XCTAssertEqual(first.layout, .nhwc([4, 3, 16, 20]))
         // NHWC storage: image 1, pixel (x 5, y 7), channel 2.
         let px = cache.pixels(1)[(7 * 20 + 5) * 3 + 2]
-        XCTAssertEqual(first.floats[((1 * 16 + 7) * 20 + 5) * 3 + 2], Float(px) / 127.5 - 1, accuracy: 1e-6)
+        XCTAssertEqual(Array(first.floats)[((1 * 16 + 7) * 20 + 5) * 3 + 2], Float(px) / 127.5 - 1, accuracy: 1e-6)
 
         XCTAssertThrowsError(try ImageCache(files: [LabeledFile(url: dir.appendingPathComponent("a/zz-broken.jpg"), label: 0)], size: (8, 8)))
     }

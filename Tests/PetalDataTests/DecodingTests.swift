@@ -202,7 +202,7 @@ final class DecodingTests: XCTestCase {
         let t = try ImageDecoder.tensor(contentsOf: url, width: 5, height: 3, normalization: .minusOneToOne)
         XCTAssertEqual(t.shape, [1, 3, 3, 5])
         XCTAssertEqual(t.layout, .nhwc([1, 3, 3, 5]))
-        let f = t.floats
+        let f = Array(t.floats)
         XCTAssertEqual(f[0], 1, accuracy: 1e-5); XCTAssertEqual(f[1], -1, accuracy: 1e-5); XCTAssertEqual(f[2], -0.6, accuracy: 1e-5)
         // Logical (N, C, H, W) order through oneDNN: channel 2 everywhere -0.6.
         let logical = t.toArray()

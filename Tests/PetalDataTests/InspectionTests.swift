@@ -54,7 +54,7 @@ final class InspectionTests: XCTestCase {
                                  normalization: .minusOneToOne, seed: 42)
         let batches = Array(loader.epoch(0))
         XCTAssertEqual(batches.map(\.count), [32, 8])
-        let values = batches[0].images.floats
+        let values = Array(batches[0].images.floats)
         XCTAssertTrue(values.allSatisfy { $0 >= -1 && $0 <= 1 })
     }
 }
