@@ -30,7 +30,8 @@ let package = Package(
         // Keras HDF5, PyTorch checkpoints, safetensors.
         .target(name: "PetalWeights", dependencies: ["PetalCore", "CHDF5", "ZIPFoundation"]),
         // Backbones (MobileNetV2, EfficientNet-Lite) and classifier heads.
-        .target(name: "PetalModels", dependencies: ["PetalCore", "PetalLayers", "PetalWeights"]),
+        .target(name: "PetalModels", dependencies: ["PetalCore", "PetalLayers", "PetalWeights"],
+                resources: [.copy("Resources/imagenet_classes.txt")]),
         // Scan, decode, augment, split and batch images.
         .target(name: "PetalData", dependencies: ["PetalCore", "CTurboJPEG", "CPNG"]),
         // Optimizers, callbacks, the training loop.

@@ -98,16 +98,18 @@ public final class Network: @unchecked Sendable {
 
     /// Runs the network on a batch (N, C, H, W) and returns the last layer's output.
     /// The returned tensor is reused by the next call.
-    /// `keepEverything` keeps every layer ready for a backward pass to the input.
-    public func forward(_ x: Tensor, training: Bool, keepEverything: Bool = false) -> Tensor {
+    /// `keepEverything` keeps every layer ready for a backward pass to the input; `through`
+    /// stops after that layer and returns its output (e.g. a backbone's feature map).
+    public func forward(_ x: Tensor, training: Bool, keepEverything: Bool = false, through end: Int? = nil) -> Tensor {
+        let lastNode = end ?? nodes.count - 1
         let trainable = hasTrainableParameters
         let needs = needsInputGradient()
         let inBackward = nodes.indices.map { training && (trainable[$0] || needs[$0] || keepEverything) }
         outputs = Array(repeating: nil, count: nodes.count)
         outputs[0] = x
         var i = 1
-        while i < nodes.count {
-            if let fused = foldableGroup(at: i, training: training, inBackward: inBackward) {
+        while i <= lastNode {
+            if let fused = foldableGroup(at: i, training: training, inBackward: inBackward), fused.end <= lastNode {
                 let conv = nodes[i].layer as! Conv2D
                 let bn = nodes[fused.batchNorm].layer as! BatchNormalization
                 let activation = fused.activation.map { (nodes[$0].layer as! Activation).function }
@@ -124,7 +126,7 @@ public final class Network: @unchecked Sendable {
             i += 1
         }
         // Free intermediate references early: only the final output is handed out.
-        let result = outputs[nodes.count - 1]!
+        let result = outputs[lastNode]!
         if !training { outputs = [] }
         return result
     }

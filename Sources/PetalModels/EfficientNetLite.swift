@@ -1,0 +1,62 @@
+import Foundation
+import PetalCore
+import PetalLayers
+
+/// EfficientNet-Lite0 to Lite4 as the reference EfficientNet-Lite defines them: EfficientNet's
+/// blocks without squeeze-and-excitation, ReLU6, a 32-channel stem and a 1280-channel head at
+/// every size, TensorFlow 'same' padding, batch norm epsilon 1e-3 (momentum 0.99). Layer
+/// names follow the PyTorch port (`_conv_stem`, `_blocks.3._depthwise_conv`, `_fc`).
+public enum EfficientNetLite {
+    /// (expansion, kernel, stride, input, output, repeats) of EfficientNet-B0's seven stages.
+    static let stages: [(expansion: Int, kernel: Int, stride: Int, input: Int, output: Int, repeats: Int)] = [
+        (1, 3, 1, 32, 16, 1), (6, 3, 2, 16, 24, 2), (6, 5, 2, 24, 40, 2), (6, 3, 2, 40, 80, 3),
+        (6, 5, 1, 80, 112, 3), (6, 5, 2, 112, 192, 4), (6, 3, 1, 192, 320, 1),
+    ]
+
+    /// (width, depth, resolution, dropout) of Lite0...Lite4.
+    public static let variants: [(width: Double, depth: Double, resolution: Int, dropout: Float)] = [
+        (1.0, 1.0, 224, 0.2), (1.0, 1.1, 240, 0.2), (1.1, 1.2, 260, 0.3), (1.2, 1.4, 280, 0.3), (1.4, 1.8, 300, 0.3),
+    ]
+
+    static func roundFilters(_ filters: Int, width: Double) -> Int {
+        let scaled = Double(filters) * width
+        var rounded = max(8, Int(scaled + 4) / 8 * 8)
+        if Double(rounded) < 0.9 * scaled { rounded += 8 }
+        return rounded
+    }
+
+    /// Builds Lite`variant`; with `classes`, adds the top (pooling, dropout, `_fc`, logits).
+    public static func build(variant: Int, height: Int, width: Int, classes: Int? = nil,
+                             binder: WeightBinder) throws -> Network {
+        precondition((0...4).contains(variant), "EfficientNet-Lite: variant must be 0...4, got \(variant)")
+        let v = variants[variant]
+        let network = Network(input: InputLayer(name: "input", shape: [3, height, width]))
+        let b = NetworkBuilder(network: network, binder: binder, batchNormMomentum: 0.99, batchNormEpsilon: 1e-3)
+        try b.conv("_conv_stem", filters: 32, kernel: 3, stride: 2, padding: .same)
+        try b.batchNorm("_bn0")
+        b.relu6("stem_relu")
+        var index = 0
+        for (s, stage) in stages.enumerated() {
+            // The first and last stages keep their repeats (fix_head_stem in the reference).
+            let repeats = s == 0 || s == stages.count - 1 ? stage.repeats
+                : Int((v.depth * Double(stage.repeats)).rounded(.up))
+            let output = roundFilters(stage.output, width: v.width)
+            for r in 0..<repeats {
+                let inputChannels = b.channels(of: b.last)
+                try InvertedResidual(expandedChannels: inputChannels * stage.expansion, outputChannels: output,
+                                     kernel: stage.kernel, stride: r == 0 ? stage.stride : 1,
+                                     names: .efficientNet(block: index), explicitPaddingAtStride2: false).build(b)
+                index += 1
+            }
+        }
+        try b.conv("_conv_head", filters: 1280, kernel: 1, padding: .valid)
+        try b.batchNorm("_bn1")
+        b.relu6("head_relu")
+        if let classes {
+            b.globalAveragePooling("_avg_pooling")
+            b.dropout("_dropout", rate: v.dropout, seed: 1)
+            try b.dense("_fc", units: classes, seed: 1)
+        }
+        return network
+    }
+}

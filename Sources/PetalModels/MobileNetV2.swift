@@ -1,0 +1,64 @@
+import PetalCore
+import PetalLayers
+
+/// MobileNetV2 exactly as `keras.applications.MobileNetV2` builds it: Keras's layer names
+/// and order (154 layers in the base, the input included), 'same' padding on the stride-2
+/// stem, ZeroPadding2D before each stride-2 depthwise convolution, batch norm epsilon 1e-3
+/// and momentum 0.999, channels rounded to multiples of 8.
+public enum MobileNetV2 {
+    /// (expansion, output channels before alpha, stride) of blocks 0...16.
+    static let blocks: [(expansion: Int, filters: Int, stride: Int)] = [
+        (1, 16, 1),
+        (6, 24, 2), (6, 24, 1),
+        (6, 32, 2), (6, 32, 1), (6, 32, 1),
+        (6, 64, 2), (6, 64, 1), (6, 64, 1), (6, 64, 1),
+        (6, 96, 1), (6, 96, 1), (6, 96, 1),
+        (6, 160, 2), (6, 160, 1), (6, 160, 1),
+        (6, 320, 1),
+    ]
+
+    public static let alphas: [Double] = [0.35, 0.5, 0.75, 1.0, 1.3, 1.4]
+
+    /// Keras's `_make_divisible`: round to a multiple of 8, never below 90% of `value`.
+    static func makeDivisible(_ value: Double, _ divisor: Int = 8) -> Int {
+        var rounded = max(divisor, Int(value + Double(divisor) / 2) / divisor * divisor)
+        if Double(rounded) < 0.9 * value { rounded += divisor }
+        return rounded
+    }
+
+    /// Channels of the final feature map: 1280, or more for alpha > 1.
+    public static func featureChannels(alpha: Double) -> Int { alpha > 1 ? makeDivisible(1280 * alpha) : 1280 }
+
+    /// Keras's model name, e.g. `mobilenetv2_1.00_224`.
+    public static func kerasName(alpha: Double, rows: Int) -> String {
+        "mobilenetv2_\(String(format: "%.2f", alpha))_\(rows)"
+    }
+
+    /// Builds the network on an (height, width) input; with `classes`, adds Keras's top
+    /// (global pooling and the `predictions` Dense, returning logits).
+    public static func build(alpha: Double, height: Int, width: Int, classes: Int? = nil,
+                             binder: WeightBinder) throws -> Network {
+        precondition(alphas.contains(alpha), "MobileNetV2: alpha must be one of \(alphas), got \(alpha)")
+        precondition(height >= 32 && width >= 32, "MobileNetV2: input must be at least 32x32, got \(height)x\(width)")
+        let network = Network(input: InputLayer(name: "input_1", shape: [3, height, width]))
+        let b = NetworkBuilder(network: network, binder: binder, batchNormMomentum: 0.999, batchNormEpsilon: 1e-3)
+        try b.conv("Conv1", filters: makeDivisible(32 * alpha), kernel: 3, stride: 2, padding: .same)
+        try b.batchNorm("bn_Conv1")
+        b.relu6("Conv1_relu")
+        for (id, block) in blocks.enumerated() {
+            let inputChannels = b.channels(of: b.last)
+            try InvertedResidual(expandedChannels: inputChannels * block.expansion,
+                                 outputChannels: makeDivisible(Double(Int(Double(block.filters) * alpha))),
+                                 kernel: 3, stride: block.stride, names: .keras(block: id),
+                                 explicitPaddingAtStride2: true).build(b)
+        }
+        try b.conv("Conv_1", filters: featureChannels(alpha: alpha), kernel: 1, padding: .valid)
+        try b.batchNorm("Conv_1_bn")
+        b.relu6("out_relu")
+        if let classes {
+            b.globalAveragePooling("global_average_pooling2d")
+            try b.dense("predictions", units: classes, seed: 1)
+        }
+        return network
+    }
+}
