@@ -1,6 +1,7 @@
 import XCTest
 import Foundation
 import PetalTestSupport
+import PetalData
 @testable import PetalEvaluation
 
 /// Renders report.html in headless Chromium (Debian's `chromium`) and checks the screenshot
@@ -52,7 +53,7 @@ final class ChromiumRenderTests: XCTestCase {
         try Self.screenshot(page, width: 390, height: 7000, to: phone, chromium: chromium)
         if keep { print("ChromiumRenderTests: screenshots in \(folder.path)") }
 
-        let image = try Thumbnail.decode(desktop)
+        let image = try ImageDecoder.decode(contentsOf: desktop)
         XCTAssertEqual([image.width, image.height], [1200, 4200])
         var counts: [String: Int] = [:]
         func near(_ r: Int, _ g: Int, _ b: Int, _ c: (Int, Int, Int), _ tolerance: Int = 4) -> Bool {
@@ -82,7 +83,7 @@ final class ChromiumRenderTests: XCTestCase {
         XCTAssertGreaterThan(counts["heat cell 75%"] ?? 0, 2000)   // three cells of ~60×60
         XCTAssertGreaterThan(counts["rose thumbnail"] ?? 0, 1000)
 
-        let small = try Thumbnail.decode(phone)
+        let small = try ImageDecoder.decode(contentsOf: phone)
         XCTAssertEqual(small.width, 390)
         XCTAssertGreaterThan(Self.distinctColors(small), 3000)
     }

@@ -1,5 +1,6 @@
 import Foundation
 import CPNG
+import PetalData
 import PetalTraining
 @testable import PetalEvaluation
 
@@ -29,7 +30,7 @@ enum SyntheticRun {
                     try writePNG(flower(classIndex: c, variant: i), to: folder.appendingPathComponent(file))
                 } else {
                     file = "test-images/\(name)-\(i).jpg"
-                    try Thumbnail.encodeJPEG(flower(classIndex: c, variant: i), quality: 90)
+                    try JPEGEncoder.encode(flower(classIndex: c, variant: i), quality: 90)
                         .write(to: folder.appendingPathComponent(file))
                 }
                 // Every fifth image is wrong, confidently so for some.
@@ -136,10 +137,5 @@ enum SyntheticRun {
         }
         png_image_free(&png)
         if ok == 0 { throw EvaluationError.writeFailed(path: url.path, reason: "libpng could not write") }
-    }
-
-    /// Reads a PNG (a Chromium screenshot) as RGB.
-    static func readPNG(_ url: URL) throws -> RGBImage {
-        try Thumbnail.decode(url)
     }
 }
