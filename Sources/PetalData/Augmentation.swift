@@ -42,6 +42,24 @@ public struct Augmentation: Codable, Sendable, Equatable {
         self.contrast = contrast
     }
 
+    enum CodingKeys: String, CodingKey {
+        case horizontalFlip, verticalFlip, rotationDegrees, widthShift, heightShift, zoom, brightness, contrast
+    }
+
+    /// Reads settings where missing keys keep their defaults, so a config may name only what it changes.
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        let d = Augmentation()
+        horizontalFlip = try c.decodeIfPresent(Bool.self, forKey: .horizontalFlip) ?? d.horizontalFlip
+        verticalFlip = try c.decodeIfPresent(Bool.self, forKey: .verticalFlip) ?? d.verticalFlip
+        rotationDegrees = try c.decodeIfPresent(Float.self, forKey: .rotationDegrees) ?? d.rotationDegrees
+        widthShift = try c.decodeIfPresent(Float.self, forKey: .widthShift) ?? d.widthShift
+        heightShift = try c.decodeIfPresent(Float.self, forKey: .heightShift) ?? d.heightShift
+        zoom = try c.decodeIfPresent(Float.self, forKey: .zoom) ?? d.zoom
+        brightness = try c.decodeIfPresent(Float.self, forKey: .brightness) ?? d.brightness
+        contrast = try c.decodeIfPresent(Float.self, forKey: .contrast) ?? d.contrast
+    }
+
     /// The documented defaults.
     public static let standard = Augmentation()
     /// No augmentation at all.

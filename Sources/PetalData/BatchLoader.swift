@@ -157,9 +157,17 @@ public struct EpochBatches: Sequence {
     public func makeIterator() -> Iterator { Iterator(Prefetcher(loader: loader, epoch: epoch)) }
 
     public struct Iterator: IteratorProtocol {
+        let owner: Owner
+        init(_ p: Prefetcher) { owner = Owner(p) }
+        public mutating func next() -> Batch? { owner.prefetcher.next() }
+    }
+
+    /// Held only by the iterator (the worker threads hold the prefetcher), so dropping the
+    /// iterator stops the workers even though they keep the prefetcher alive.
+    final class Owner {
         let prefetcher: Prefetcher
         init(_ p: Prefetcher) { prefetcher = p }
-        public mutating func next() -> Batch? { prefetcher.next() }
+        deinit { prefetcher.cancel() }
     }
 }
 
@@ -183,13 +191,19 @@ final class Prefetcher: @unchecked Sendable {
         self.total = loader.batchesPerEpoch
     }
 
-    deinit { cancel() }
+    /// Worker threads running now, in all prefetchers (for tests).
+    nonisolated(unsafe) static var liveWorkers = 0
+    static let liveLock = NSLock()
 
     private func start() {
         started = true
         let workers = min(loader.workers, max(total, 1))
         for k in 0..<workers {
-            let thread = Thread { [self] in self.work(first: k, step: workers) }
+            Prefetcher.liveLock.lock(); Prefetcher.liveWorkers += 1; Prefetcher.liveLock.unlock()
+            let thread = Thread { [self] in
+                self.work(first: k, step: workers)
+                Prefetcher.liveLock.lock(); Prefetcher.liveWorkers -= 1; Prefetcher.liveLock.unlock()
+            }
             thread.name = "petal-batches-\(k)"
             thread.start()
         }

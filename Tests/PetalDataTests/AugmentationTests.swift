@@ -95,6 +95,10 @@ final class AugmentationTests: XCTestCase {
         // Codable round trip keeps the settings.
         let data = try! JSONEncoder().encode(aug)
         XCTAssertEqual(try! JSONDecoder().decode(Augmentation.self, from: data), aug)
+        // Missing keys keep the defaults.
+        let partial = try! JSONDecoder().decode(Augmentation.self, from: Data(#"{"zoom": 0.3, "verticalFlip": true}"#.utf8))
+        XCTAssertEqual(partial.zoom, 0.3); XCTAssertTrue(partial.verticalFlip)
+        XCTAssertEqual(partial.rotationDegrees, Augmentation.standard.rotationDegrees)
     }
 
     func testBrightnessAndContrastInBatches() throws {

@@ -149,5 +149,13 @@ final class DatasetTests: XCTestCase {
         let loader = BatchLoader(cache: cache, batchSize: 2, shuffle: true, augmentation: .standard,
                                  normalization: .minusOneToOne, workers: 2, prefetch: 1)
         for batch in loader.epoch(0) { XCTAssertEqual(batch.count, 2); break }
+        let deadline = Date().addingTimeInterval(10)
+        while Date() < deadline {
+            Prefetcher.liveLock.lock(); let live = Prefetcher.liveWorkers; Prefetcher.liveLock.unlock()
+            if live == 0 { break }
+            Thread.sleep(forTimeInterval: 0.01)
+        }
+        Prefetcher.liveLock.lock(); let live = Prefetcher.liveWorkers; Prefetcher.liveLock.unlock()
+        XCTAssertEqual(live, 0, "batch workers still running after the loop ended")
     }
 }
