@@ -7,7 +7,9 @@ import CDNNL
 public enum FusedActivation: String, Hashable, Sendable, Codable {
     case relu, relu6
 
-    var algorithm: dnnl_alg_kind_t { self == .relu ? dnnl_eltwise_relu : dnnl_eltwise_clip }
+    /// ReLU6 is clip_v2, not clip: clip's backward passes the gradient at exactly 6
+    /// (alpha < x <= beta); clip_v2's, like TensorFlow's Relu6Grad, only for 0 < x < 6.
+    var algorithm: dnnl_alg_kind_t { self == .relu ? dnnl_eltwise_relu : dnnl_eltwise_clip_v2 }
     var alpha: Float { 0 }
     var beta: Float { self == .relu ? 0 : 6 }
 }
