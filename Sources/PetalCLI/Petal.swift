@@ -9,6 +9,8 @@ struct Petal: ParsableCommand {
         subcommands: [
             DataCommand.self,
             WeightsCommand.self,
+            EvaluateCommand.self,
+            ReportCommand.self,
             // Each stage adds its command here.
         ])
 }

@@ -13,7 +13,7 @@ public enum MetricsTable {
         lines.append("")
 
         // Per-class table.
-        let nameWidth = max(12, (metrics.classNames.map(\.count).max() ?? 0) + 2)
+        let nameWidth = max(14, (metrics.classNames.map(\.count).max() ?? 0) + 2)
         let header = pad("", nameWidth) + leftPad("precision", 10) + leftPad("recall", 10)
             + leftPad("f1", 10) + leftPad("support", 10)
         lines.append(header)

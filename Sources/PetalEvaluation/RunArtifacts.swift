@@ -32,6 +32,10 @@ public enum EvaluationError: Error, CustomStringConvertible, Equatable {
     }
 }
 
+extension EvaluationError: LocalizedError {
+    public var errorDescription: String? { description }
+}
+
 /// What the data stage found: classes, images per class, split sizes and skipped files.
 /// Saved as `dataset.json`.
 public struct DatasetSummary: Codable, Sendable, Equatable {
@@ -141,16 +145,21 @@ func argmax(_ values: [Float]) -> Int {
 /// sees half a file.
 public enum RunFileIO {
     public static func write<T: Encodable>(_ value: T, to url: URL) throws {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-        // Non-finite numbers (a diverged loss) become strings instead of failing the write.
-        encoder.nonConformingFloatEncodingStrategy = .convertToString(
-            positiveInfinity: "Infinity", negativeInfinity: "-Infinity", nan: "NaN")
         let data: Data
-        do { data = try encoder.encode(value) } catch {
+        do { data = try json(value) } catch {
             throw EvaluationError.writeFailed(path: url.path, reason: "\(error)")
         }
         try writeAtomically(data, to: url)
+    }
+
+    /// Pretty-printed JSON with sorted keys, as the run files are written.
+    public static func json<T: Encodable>(_ value: T) throws -> Data {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        // Non-finite numbers (a diverged loss) become strings instead of failing the write.
+        encoder.nonConformingFloatEncodingStrategy = .convertToString(
+            positiveInfinity: "Infinity", negativeInfinity: "-Infinity", nan: "NaN")
+        return try encoder.encode(value)
     }
 
     public static func writeAtomically(_ data: Data, to url: URL) throws {
