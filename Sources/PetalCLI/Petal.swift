@@ -7,6 +7,8 @@ struct Petal: ParsableCommand {
         commandName: "petal",
         abstract: "Train image classifiers by transfer learning from pretrained CNNs, on the CPU.",
         subcommands: [
+            TrainCommand.self,
+            PredictCommand.self,
             DataCommand.self,
             WeightsCommand.self,
             EvaluateCommand.self,

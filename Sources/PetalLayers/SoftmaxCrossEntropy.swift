@@ -47,4 +47,23 @@ public enum SoftmaxCrossEntropy {
         withExtendedLifetime(x) {}
         return Result(loss: total / Double(n), probabilities: probabilities, logitsGradient: gradient, correct: correct)
     }
+
+    /// Row-wise softmax of (N, K) logits, row-major.
+    public static func softmax(_ logits: Tensor) -> [Float] {
+        let x = logits.rowMajor()
+        let (n, k) = (x.shape[0], x.shape[1])
+        var out = [Float](repeating: 0, count: n * k)
+        withExtendedLifetime(x) {
+            let z = x.floats
+            for row in 0..<n {
+                let base = row * k
+                var maximum = -Float.infinity
+                for j in 0..<k { maximum = max(maximum, z[base + j]) }
+                var sum: Float = 0
+                for j in 0..<k { out[base + j] = exp(z[base + j] - maximum); sum += out[base + j] }
+                for j in 0..<k { out[base + j] /= sum }
+            }
+        }
+        return out
+    }
 }

@@ -1,0 +1,32 @@
+import Foundation
+import PetalTraining
+
+/// Writes what the report reads from a finished run: the dataset summary, timings, test
+/// predictions and metrics, then the report page itself.
+public enum RunOutcomeArtifacts {
+    @discardableResult
+    public static func write(_ outcome: RunOutcome) throws -> EvaluationMetrics {
+        let folder = RunFolder(outcome.folder)
+        let counts = outcome.split.counts()
+        let perClass = (0..<outcome.classNames.count).map { counts.train[$0] + counts.validation[$0] + counts.test[$0] }
+        let summary = DatasetSummary(
+            source: outcome.split.root.path, classNames: outcome.classNames, imagesPerClass: perClass,
+            splits: .init(train: outcome.split.train.count, validation: outcome.split.validation.count,
+                          test: outcome.split.test.count),
+            skippedFiles: outcome.decodeFailures.map { .init(path: $0.path, reason: $0.reason) },
+            ignoredNonImageCount: outcome.ignoredFiles)
+        try RunFileIO.write(summary, to: folder.file(RunFile.dataset))
+        let timings = RunTimings(phases: outcome.phases.map {
+            .init(name: $0.name, seconds: $0.seconds, imagesPerSecond: $0.imagesPerSecond, epochs: $0.epochs)
+        }, totalSeconds: outcome.totalSeconds)
+        try RunFileIO.write(timings, to: folder.file(RunFile.timings))
+        let predictions = PredictionSet(classNames: outcome.classNames, predictions: zip(outcome.testFiles, outcome.test.probabilities).map {
+            PredictionRecord(path: $0.0.url.path, trueLabel: $0.0.label, probabilities: $0.1)
+        })
+        try RunFileIO.write(predictions, to: folder.file(RunFile.predictions))
+        let metrics = try predictions.metrics(topK: min(2, outcome.classNames.count))
+        try RunFileIO.write(metrics, to: folder.file(RunFile.metrics))
+        try HTMLReport.write(runFolder: outcome.folder)
+        return metrics
+    }
+}
