@@ -73,6 +73,7 @@ public final class TransferLearningRun {
         }
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         try Self.writeJSON(config, to: folder.appendingPathComponent(Self.configName))
+        try saveState()
     }
 
     /// Continues an interrupted run from its last completed epoch.
@@ -298,7 +299,9 @@ public final class TransferLearningRun {
         let data = try encoder.encode(value)
         let temporary = url.deletingLastPathComponent().appendingPathComponent(".\(url.lastPathComponent).tmp")
         try data.write(to: temporary)
-        _ = try FileManager.default.replaceItemAt(url, withItemAt: temporary)
+        guard rename(temporary.path, url.path) == 0 else {
+            throw CocoaError(.fileWriteUnknown, userInfo: [NSFilePathErrorKey: url.path])
+        }
     }
 }
 
