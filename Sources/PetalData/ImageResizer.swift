@@ -4,37 +4,49 @@ import Foundation
 /// support grows with the downscale factor (as PIL's BILINEAR resize does), so shrinking
 /// averages every input pixel instead of skipping some. Pixel centres are at i + 0.5.
 public enum ImageResizer {
-    /// Filter taps for one axis: for output index i, `count` weights starting at input `start[i]`.
+    /// Filter taps for one axis: for output index i, `counts[i]` fixed-point weights (summing
+    /// to exactly 1 << 14) starting at input `starts[i]`, stored with stride `stride`.
     struct Taps {
-        var start: [Int32]
-        var weights: [Float]   // outSize * count
-        var count: Int
+        static let bits: Int32 = 14
+        var starts: [Int]
+        var counts: [Int]
+        var weights: [Int32]
+        var stride: Int
 
         init(inSize: Int, outSize: Int) {
             let scale = Double(inSize) / Double(outSize)
             let filterScale = max(scale, 1)
             let support = filterScale   // triangle filter of radius 1, stretched when shrinking
-            count = Int(ceil(support)) * 2 + 1
-            start = [Int32](repeating: 0, count: outSize)
-            weights = [Float](repeating: 0, count: outSize * count)
-            var w = [Double](repeating: 0, count: count)
+            stride = Int(ceil(support)) * 2 + 1
+            starts = [Int](repeating: 0, count: outSize)
+            counts = [Int](repeating: 0, count: outSize)
+            weights = [Int32](repeating: 0, count: outSize * stride)
+            var w = [Double](repeating: 0, count: stride)
+            let one = Double(1 << Taps.bits)
             for i in 0..<outSize {
                 let centre = (Double(i) + 0.5) * scale
-                let lo = max(Int(floor(centre - support + 0.5)), 0)
+                var lo = max(Int(floor(centre - support + 0.5)), 0)
                 let hi = min(Int(floor(centre + support + 0.5)), inSize)
-                var total = 0.0
                 var n = 0
-                for j in lo..<max(hi, lo) where n < count {
-                    let t = abs((Double(j) + 0.5 - centre) / filterScale)
-                    w[n] = max(0, 1 - t)
+                var total = 0.0
+                for j in lo..<max(hi, lo) where n < stride {
+                    w[n] = max(0, 1 - abs((Double(j) + 0.5 - centre) / filterScale))
                     total += w[n]
                     n += 1
                 }
-                if total == 0 {   // cannot happen for sane sizes; fall back to nearest
-                    w[0] = 1; total = 1; n = max(n, 1)
-                }
-                start[i] = Int32(lo)
-                for k in 0..<count { weights[i * count + k] = k < n ? Float(w[k] / total) : 0 }
+                // Drop zero-weight taps at both ends.
+                var first = 0
+                while first < n - 1 && w[first] == 0 { first += 1 }
+                while n > first + 1 && w[n - 1] == 0 { n -= 1 }
+                if total == 0 { w[first] = 1; total = 1 }
+                lo += first
+                var fixed = (first..<n).map { Int32((w[$0] / total * one).rounded()) }
+                // Put the rounding remainder on the largest tap so constants stay exact.
+                let excess = Int32(one) - fixed.reduce(0, +)
+                if let k = fixed.indices.max(by: { fixed[$0] < fixed[$1] }) { fixed[k] += excess }
+                starts[i] = lo
+                counts[i] = fixed.count
+                for (k, v) in fixed.enumerated() { weights[i * stride + k] = v }
             }
         }
     }
@@ -61,33 +73,33 @@ public enum ImageResizer {
     }
 
     @inline(__always)
-    static func clampByte(_ v: Float) -> UInt8 {
-        let r = v + 0.5
-        return r <= 0 ? 0 : r >= 255 ? 255 : UInt8(r)
+    static func clampByte(_ acc: Int32) -> UInt8 {
+        let v = (acc &+ (1 << (Taps.bits - 1))) >> Taps.bits
+        return UInt8(truncatingIfNeeded: min(max(v, 0), 255))
     }
 
     static func horizontal(_ src: UnsafePointer<UInt8>, width w: Int, rows: Int,
                            into dst: UnsafeMutablePointer<UInt8>, width ow: Int) {
         let taps = Taps(inSize: w, outSize: ow)
-        let k = taps.count
+        let k = taps.stride
         taps.weights.withUnsafeBufferPointer { wb in
-            taps.start.withUnsafeBufferPointer { sb in
-                let weights = wb.baseAddress!, starts = sb.baseAddress!
-                for y in 0..<rows {
-                    let row = src + y * w * 3
-                    let out = dst + y * ow * 3
-                    for x in 0..<ow {
-                        let s = Int(starts[x])
-                        let n = min(k, w - s)
-                        var r: Float = 0, g: Float = 0, b: Float = 0
-                        let wx = weights + x * k
-                        var p = row + s * 3
-                        for t in 0..<n {
-                            let c = wx[t]
-                            r += c * Float(p[0]); g += c * Float(p[1]); b += c * Float(p[2])
-                            p += 3
+            taps.starts.withUnsafeBufferPointer { sb in
+                taps.counts.withUnsafeBufferPointer { cb in
+                    let weights = wb.baseAddress!, starts = sb.baseAddress!, counts = cb.baseAddress!
+                    for y in 0..<rows {
+                        let row = src + y &* w &* 3
+                        let out = dst + y &* ow &* 3
+                        for x in 0..<ow {
+                            var r: Int32 = 0, g: Int32 = 0, b: Int32 = 0
+                            let wx = weights + x &* k
+                            var p = row + starts[x] &* 3
+                            for t in 0..<counts[x] {
+                                let c = wx[t]
+                                r &+= c &* Int32(p[0]); g &+= c &* Int32(p[1]); b &+= c &* Int32(p[2])
+                                p += 3
+                            }
+                            out[x &* 3] = clampByte(r); out[x &* 3 &+ 1] = clampByte(g); out[x &* 3 &+ 2] = clampByte(b)
                         }
-                        out[x * 3] = clampByte(r); out[x * 3 + 1] = clampByte(g); out[x * 3 + 2] = clampByte(b)
                     }
                 }
             }
@@ -97,27 +109,20 @@ public enum ImageResizer {
     static func vertical(_ src: UnsafePointer<UInt8>, width w: Int, height h: Int,
                          into dst: UnsafeMutablePointer<UInt8>, height oh: Int) {
         let taps = Taps(inSize: h, outSize: oh)
-        let k = taps.count
+        let k = taps.stride
         let rowBytes = w * 3
-        let acc = UnsafeMutablePointer<Float>.allocate(capacity: rowBytes)
+        let acc = UnsafeMutablePointer<Int32>.allocate(capacity: rowBytes)
         defer { acc.deallocate() }
-        taps.weights.withUnsafeBufferPointer { wb in
-            taps.start.withUnsafeBufferPointer { sb in
-                let weights = wb.baseAddress!, starts = sb.baseAddress!
-                for y in 0..<oh {
-                    let s = Int(starts[y])
-                    let n = min(k, h - s)
-                    acc.initialize(repeating: 0, count: rowBytes)
-                    for t in 0..<n {
-                        let c = weights[y * k + t]
-                        if c == 0 { continue }
-                        let row = src + (s + t) * rowBytes
-                        for i in 0..<rowBytes { acc[i] += c * Float(row[i]) }
-                    }
-                    let out = dst + y * rowBytes
-                    for i in 0..<rowBytes { out[i] = clampByte(acc[i]) }
-                }
+        for y in 0..<oh {
+            let s = taps.starts[y]
+            acc.initialize(repeating: 0, count: rowBytes)
+            for t in 0..<taps.counts[y] {
+                let c = taps.weights[y * k + t]
+                let row = src + (s + t) * rowBytes
+                for i in 0..<rowBytes { acc[i] &+= c &* Int32(row[i]) }
             }
+            let out = dst + y * rowBytes
+            for i in 0..<rowBytes { out[i] = clampByte(acc[i]) }
         }
     }
 }
