@@ -47,6 +47,13 @@ public final class BatchLoader: @unchecked Sendable {
         self.prefetch = max(1, prefetch)
     }
 
+    /// A loader for validation or test images: cache order, never augmented.
+    public static func evaluation(cache: ImageCache, batchSize: Int, normalization: InputNormalization,
+                                  workers: Int = 2) -> BatchLoader {
+        BatchLoader(cache: cache, batchSize: batchSize, shuffle: false, augmentation: .none,
+                    normalization: normalization, seed: 0, workers: workers)
+    }
+
     public var batchesPerEpoch: Int { (cache.count + batchSize - 1) / batchSize }
 
     /// The image order of an epoch: the cache order, or a shuffle seeded by (seed, epoch).

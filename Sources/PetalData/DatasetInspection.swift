@@ -23,6 +23,8 @@ public struct DatasetInspection: Codable, Sendable {
     public var classes: [ClassCount]
     public var imageCount: Int
     public var ignoredCount: Int
+    /// Hidden files and folders skipped.
+    public var hiddenCount: Int
     /// Ignored files, relative to the root.
     public var ignoredFiles: [String]
     /// Upright image sizes of the decodable images, most common first.
@@ -72,7 +74,7 @@ public struct DatasetInspection: Codable, Sendable {
         var report = DatasetInspection(
             root: folder.root.path,
             classes: zip(folder.classNames, folder.countsPerClass).map { ClassCount(name: $0, count: $1) },
-            imageCount: n, ignoredCount: folder.ignoredCount,
+            imageCount: n, ignoredCount: folder.ignoredCount, hiddenCount: folder.hiddenCount,
             ignoredFiles: folder.ignoredFiles.map { folder.relativePath($0) },
             sizes: [], failures: results.compactMap(\.failure), duplicates: [], crossClassDuplicates: [],
             emptyClasses: [], imbalanceRatio: 1, isImbalanced: false, problems: [])
@@ -138,7 +140,11 @@ public struct DatasetInspection: Codable, Sendable {
     public var text: String {
         var lines: [String] = []
         lines.append("Dataset \(root)")
-        lines.append("\(imageCount) images in \(classes.count) classes; \(ignoredCount) other file\(ignoredCount == 1 ? "" : "s") ignored")
+        lines.append("\(imageCount) images in \(classes.count) classes; \(ignoredCount) other file\(ignoredCount == 1 ? "" : "s") and \(hiddenCount) hidden ignored")
+        if !ignoredFiles.isEmpty {
+            let shown = ignoredFiles.prefix(5).joined(separator: ", ")
+            lines.append("  ignored: \(shown)\(ignoredFiles.count > 5 ? ", ..." : "")")
+        }
         let width = classes.map(\.name.count).max() ?? 0
         for (i, c) in classes.enumerated() {
             let share = imageCount > 0 ? 100 * Double(c.count) / Double(imageCount) : 0

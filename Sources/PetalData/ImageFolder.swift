@@ -15,8 +15,8 @@ public struct LabeledFile: Codable, Hashable, Sendable {
 ///
 /// Class names are the sub-folder names in sorted order, which gives the label indices.
 /// Images are `.jpg`, `.jpeg` and `.png` in any letter case, found at any depth inside a
-/// class folder. Hidden files and folders (names starting with ".") are skipped silently;
-/// other files (and files directly in the root) are ignored and counted.
+/// class folder. Hidden files and folders (names starting with ".") and other files (and
+/// files directly in the root) are ignored; both are counted.
 public struct ImageFolder: Sendable {
     public static let imageExtensions: Set<String> = ["jpg", "jpeg", "png"]
 
@@ -26,6 +26,8 @@ public struct ImageFolder: Sendable {
     public let items: [LabeledFile]
     /// Non-hidden files that are not images (or are not inside a class folder).
     public let ignoredFiles: [URL]
+    /// Hidden files and folders skipped (names starting with "."), not listed.
+    public let hiddenCount: Int
 
     public var ignoredCount: Int { ignoredFiles.count }
     public var count: Int { items.count }
@@ -55,6 +57,7 @@ public struct ImageFolder: Sendable {
         }
         var classes: [String] = []
         var ignored: [URL] = []
+        var hidden = entries.filter { $0.hasPrefix(".") }.count
         for name in entries where !name.hasPrefix(".") {
             var d: ObjCBool = false
             let url = root.appendingPathComponent(name)
@@ -72,7 +75,7 @@ public struct ImageFolder: Sendable {
         for (label, name) in classes.enumerated() {
             let dir = root.appendingPathComponent(name, isDirectory: true)
             var found: [URL] = []
-            ImageFolder.walk(dir, images: &found, ignored: &ignored)
+            ImageFolder.walk(dir, images: &found, ignored: &ignored, hidden: &hidden)
             found.sort { ImageFolder.pathOrder($0.path, $1.path) }
             items += found.map { LabeledFile(url: $0, label: label) }
         }
@@ -81,6 +84,7 @@ public struct ImageFolder: Sendable {
         self.classNames = classes
         self.items = items
         self.ignoredFiles = ignored
+        self.hiddenCount = hidden
     }
 
     /// Byte order of UTF-8 (as Python's `sorted` on code points), the same on every machine.
@@ -93,15 +97,16 @@ public struct ImageFolder: Sendable {
         return imageExtensions.contains(name[name.index(after: dot)...].lowercased())
     }
 
-    private static func walk(_ dir: URL, images: inout [URL], ignored: inout [URL]) {
+    private static func walk(_ dir: URL, images: inout [URL], ignored: inout [URL], hidden: inout Int) {
         let fm = FileManager.default
         guard let names = try? fm.contentsOfDirectory(atPath: dir.path) else { return }
+        hidden += names.filter { $0.hasPrefix(".") }.count
         for name in names where !name.hasPrefix(".") {
             let url = dir.appendingPathComponent(name)
             var d: ObjCBool = false
             guard fm.fileExists(atPath: url.path, isDirectory: &d) else { continue }
             if d.boolValue {
-                walk(url, images: &images, ignored: &ignored)
+                walk(url, images: &images, ignored: &ignored, hidden: &hidden)
             } else if isImageName(name) {
                 images.append(url)
             } else {

@@ -36,7 +36,8 @@ final class DatasetTests: XCTestCase {
         let folder = try ImageFolder(dir)
         XCTAssertEqual(folder.classNames, ["daisy", "dandelion", "rose", "sunflower", "tulip"])
         XCTAssertEqual(folder.countsPerClass, [1, 1, 3, 1, 2])
-        XCTAssertEqual(folder.ignoredCount, 2)   // notes.txt and README.md; hidden files are skipped silently
+        XCTAssertEqual(folder.ignoredCount, 2)   // notes.txt and README.md
+        XCTAssertEqual(folder.hiddenCount, 2)    // rose/.DS_Store and the .hidden folder
         XCTAssertEqual(Set(folder.ignoredFiles.map(\.lastPathComponent)), ["notes.txt", "README.md"])
         let sunflower = folder.items.first { $0.url.path.contains("/sunflower/") }!
         XCTAssertEqual(sunflower.label, 3)
@@ -117,8 +118,7 @@ final class DatasetTests: XCTestCase {
         let direct = try ImageDecoder.decode(contentsOf: cache.files[3].url, width: 20, height: 16)
         XCTAssertEqual(cache.image(3), direct)
 
-        let loader = BatchLoader(cache: cache, batchSize: 4, shuffle: false, augmentation: .none,
-                                 normalization: .minusOneToOne, seed: 1)
+        let loader = BatchLoader.evaluation(cache: cache, batchSize: 4, normalization: .minusOneToOne)
         let batches = Array(loader.epoch(0))
         XCTAssertEqual(batches.map(\.count), [4, 4, 1])   // the last partial batch is kept
         XCTAssertEqual(batches.flatMap(\.labels), cache.labels)
