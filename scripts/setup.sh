@@ -48,6 +48,8 @@ done
 
 cd "$(dirname "$0")/.."
 ROOT="$(pwd)"
+# Some CI runners start without HOME; PetalPaths then uses the account's home directory, as here.
+if [[ -z "${HOME:-}" ]]; then HOME="$(getent passwd "$(id -u)" | cut -d: -f6)"; export HOME; fi
 
 # ---------------------------------------------------------------------------------------------
 # Helpers
