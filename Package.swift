@@ -47,6 +47,10 @@ let package = Package(
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
+        // Petal's layers against bare oneDNN primitives (benchmarks/layers.sh).
+        .executableTarget(name: "PetalBenchmarks", dependencies: ["PetalCore", "PetalLayers", "CDNNL"],
+                          path: "benchmarks/PetalBenchmarks"),
+
         .testTarget(name: "PetalCoreTests", dependencies: ["PetalCore", "PetalTestSupport"]),
         .testTarget(name: "PetalLayersTests", dependencies: ["PetalLayers", "PetalTestSupport"]),
         .testTarget(name: "PetalWeightsTests", dependencies: ["PetalWeights", "PetalTestSupport"]),

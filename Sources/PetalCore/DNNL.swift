@@ -43,6 +43,18 @@ public enum DNNL {
         return unsafeBitCast(sym, to: T.self)
     }
 
+    /// Runs `body` with oneDNN using one thread (on this thread only: OpenMP's thread count
+    /// is per calling thread). For small work such as re-laying out a layer's weights after
+    /// an optimizer step, where waking the OpenMP team costs more than the work itself (up to
+    /// milliseconds when other processes keep the cores busy).
+    public static func singleThreaded<T>(_ body: () -> T) -> T {
+        guard let set = ompSetNumThreads, let get = ompGetMaxThreads else { return body() }
+        let previous = get()
+        set(1)
+        defer { set(previous) }
+        return body()
+    }
+
     /// Waits until every primitive submitted to the stream has finished.
     public static func wait() {
         check(dnnl_stream_wait(stream), "waiting for the stream")

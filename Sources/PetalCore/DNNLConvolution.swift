@@ -98,6 +98,8 @@ public final class ConvolutionKernel: @unchecked Sendable {
 
     /// The layout backward-by-data writes its input gradient in.
     public var sourceGradientLayout: TensorLayout { backwardDataPrimitive.layout(of: DNNL_ARG_DIFF_SRC) }
+    /// The weights layout backward-by-data reads: usually `weightsLayout`, see makeBackwardData.
+    public var backwardDataWeightsLayout: TensorLayout { backwardDataPrimitive.layout(of: DNNL_ARG_WEIGHTS) }
 
     /// diffSource = the gradient of the loss with respect to the source.
     public func backwardData(destinationGradient: Tensor, weights: Tensor, sourceGradient: Tensor) {
@@ -114,7 +116,19 @@ public final class ConvolutionKernel: @unchecked Sendable {
         backwardWeightsPrimitive.run(args, scratch: scratch)
     }
 
+    /// Backward by data reads the weights in the forward layout when oneDNN has a fast
+    /// kernel for it (no reorder per step). For some shapes it has none (the 3-channel stem's
+    /// forward layout gets only "ref:any", ~100x slower); then it picks its own weights
+    /// layout (`backwardDataWeightsLayout`) and the caller converts the (small) weights.
     private func makeBackwardData() -> Primitive {
+        if let p = makeBackwardData(weights: weightsLayout), !p.implementation.hasPrefix("ref") { return p }
+        guard let p = makeBackwardData(weights: .any(spec.weightShape)) else {
+            fatalError("oneDNN has no backward-data convolution for \(spec)")
+        }
+        return p
+    }
+
+    private func makeBackwardData(weights weightsLayout: TensorLayout) -> Primitive? {
         var desc = dnnl_convolution_desc_t()
         var diffSrc = TensorLayout.any(spec.input).desc
         var weights = weightsLayout.desc
@@ -123,10 +137,7 @@ public final class ConvolutionKernel: @unchecked Sendable {
             &desc, dnnl_convolution_direct, &diffSrc, &weights, &diffDst,
             dims(spec.stride), dims([spec.padding[0], spec.padding[2]]), dims([spec.padding[1], spec.padding[3]])),
               "describing convolution backward data \(spec)")
-        guard let p = makePrimitive(&desc, hint: forwardPrimitive) else {
-            fatalError("oneDNN has no backward-data convolution for \(spec)")
-        }
-        return p
+        return makePrimitive(&desc, hint: forwardPrimitive)
     }
 
     private func makeBackwardWeights() -> Primitive {

@@ -125,7 +125,7 @@ public final class Conv2D: Layer {
         }
         guard context.needsInputGradient else { return [nil] }
         let dx = inputGradient.tensor(kernel.sourceGradientLayout)
-        kernel.backwardData(destinationGradient: g, weights: weights(in: kernel.weightsLayout, adopt: false),
+        kernel.backwardData(destinationGradient: g, weights: weights(in: kernel.backwardDataWeightsLayout, adopt: false),
                             sourceGradient: dx)
         return [dx]
     }
@@ -144,7 +144,10 @@ public final class Conv2D: Layer {
             return weight.value
         }
         if let d = derivedWeights, d.layout == layout, d.version == weight.version { return d.tensor }
-        let converted = weight.value.reordered(to: layout)
+        // Weights are small: one thread converts them faster than waking OpenMP's team, and
+        // the copy's storage is reused from step to step.
+        let converted = derivedWeights?.layout == layout ? derivedWeights!.tensor : Tensor(layout: layout)
+        DNNL.singleThreaded { converted.assign(weight.value) }
         derivedWeights = (layout, weight.version, converted)
         return converted
     }
