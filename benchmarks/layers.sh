@@ -3,7 +3,7 @@
 # convolution primitives (C API, format_tag_any, only execute timed) on MobileNetV2's layer
 # shapes at 224x224, batch 32: forward and backward (data + weights) GFLOP/s and the ratio.
 # Prints a Markdown table (the one in BENCHMARKS.md, "Layers vs bare oneDNN").
-# Usage: benchmarks/layers.sh [--batch 32] [--runs 10] [--only <layer name part>]
+# Usage: benchmarks/layers.sh [--batch 32] [--runs 21] [--only <layer name part>]
 # Run on a quiet machine: other builds or tests running at the same time lower both sides
 # unevenly.
 set -euo pipefail
