@@ -56,6 +56,7 @@ public final class ConvolutionKernel: @unchecked Sendable {
     private lazy var backwardDataPrimitive: Primitive = makeBackwardData()
     private lazy var backwardWeightsPrimitive: Primitive = makeBackwardWeights()
     private let scratch = ReorderScratch()
+    private let weightsGradientSlot = OutputSlot()
 
     /// A kernel from the shared cache: creating one costs milliseconds, executing it is the work.
     public static func cached(_ spec: ConvolutionSpec, training: Bool, activation: FusedActivation? = nil)
@@ -110,10 +111,14 @@ public final class ConvolutionKernel: @unchecked Sendable {
     /// Weight (and bias) gradients, written in the weights' own layout (overwritten, not accumulated).
     public func backwardWeights(source: Tensor, destinationGradient: Tensor, weightsGradient: Tensor,
                                 biasGradient: Tensor?) {
+        // The primitive may write the gradient in its own layout (see makeBackwardWeights).
+        let own = backwardWeightsPrimitive.layout(of: DNNL_ARG_DIFF_WEIGHTS)
+        let written = weightsGradient.layout == own ? weightsGradient : weightsGradientSlot.tensor(own)
         var args: [(Int32, Tensor)] = [(DNNL_ARG_SRC, source), (DNNL_ARG_DIFF_DST, destinationGradient),
-                                       (DNNL_ARG_DIFF_WEIGHTS, weightsGradient)]
+                                       (DNNL_ARG_DIFF_WEIGHTS, written)]
         if let biasGradient { args.append((DNNL_ARG_DIFF_BIAS, biasGradient)) }
         backwardWeightsPrimitive.run(args, scratch: scratch)
+        if written !== weightsGradient { DNNL.singleThreaded { weightsGradient.assign(written) } }
     }
 
     /// Backward by data reads the weights in the forward layout when oneDNN has a fast
@@ -140,11 +145,29 @@ public final class ConvolutionKernel: @unchecked Sendable {
         return makePrimitive(&desc, hint: forwardPrimitive)
     }
 
+    /// Backward by weights writes the gradient in the weights' own layout (optimizers update
+    /// in place) and reads the source as forward does, when oneDNN has a fast kernel for that.
+    /// For some shapes it has none (5x5 depthwise on AVX2: only "ref:any", ~30x slower than
+    /// its gemm kernel on plain layouts); then it picks its layouts and `backwardWeights`
+    /// converts the inputs and the gradient.
     private func makeBackwardWeights() -> Primitive {
+        let candidates: [(TensorLayout, TensorLayout)] = [
+            (sourceLayout, weightsLayout), (.any(spec.input), .any(spec.weightShape)),
+        ]
+        var chosen: Primitive?
+        for (src, diffWeights) in candidates {
+            guard let p = makeBackwardWeights(source: src, weightsGradient: diffWeights) else { continue }
+            chosen = chosen ?? p
+            if !p.implementation.hasPrefix("ref") { return p }
+        }
+        guard let chosen else { fatalError("oneDNN has no backward-weights convolution for \(spec)") }
+        return chosen
+    }
+
+    private func makeBackwardWeights(source: TensorLayout, weightsGradient: TensorLayout) -> Primitive? {
         var desc = dnnl_convolution_desc_t()
-        var src = sourceLayout.desc
-        // The gradient in the weights' own layout lets optimizers update in place.
-        var diffWeights = weightsLayout.desc
+        var src = source.desc
+        var diffWeights = weightsGradient.desc
         var diffBias = TensorLayout.rowMajor([spec.outputChannels]).desc
         var diffDst = TensorLayout.any(spec.output).desc
         let status = withUnsafePointer(to: &diffBias) { biasPointer in
@@ -153,10 +176,7 @@ public final class ConvolutionKernel: @unchecked Sendable {
                 dims(spec.stride), dims([spec.padding[0], spec.padding[2]]), dims([spec.padding[1], spec.padding[3]]))
         }
         check(status, "describing convolution backward weights \(spec)")
-        guard let p = makePrimitive(&desc, hint: forwardPrimitive) else {
-            fatalError("oneDNN has no backward-weights convolution for \(spec)")
-        }
-        return p
+        return makePrimitive(&desc, hint: forwardPrimitive)
     }
 
     /// Implementations chosen for forward, backward data and backward weights (for benchmarks).

@@ -2,11 +2,12 @@ import XCTest
 import PetalCore
 
 /// The convolution kernels pick oneDNN's optimised implementations for MobileNetV2's layer
-/// kinds in all three directions (a "ref" implementation is ~100x slower).
+/// (and EfficientNet-Lite's 5x5 depthwise) kinds in all three directions (a "ref" implementation is ~100x slower).
 final class ConvolutionKernelTests: XCTestCase {
     private func implementations(_ input: [Int], _ filters: Int, kernel: Int, stride: Int, groups: Int = 1)
         -> (forward: String, backwardData: String, backwardWeights: String) {
-        let pad = kernel == 1 ? [0, 0, 0, 0] : stride == 2 ? [0, 1, 0, 1] : [1, 1, 1, 1]
+        let half = kernel / 2
+        let pad = stride == 2 ? [half - 1, half, half - 1, half] : [half, half, half, half]
         let spec = ConvolutionSpec(input: input, outputChannels: filters, kernel: [kernel, kernel],
                                    stride: [stride, stride], padding: pad, groups: groups, hasBias: false)
         return ConvolutionKernel.cached(spec, training: true).implementations
@@ -21,6 +22,7 @@ final class ConvolutionKernelTests: XCTestCase {
             ("1x1 project 96->24", implementations([2, 96, 8, 8], 24, kernel: 1, stride: 1)),
             ("depthwise 3x3 s1", implementations([2, 32, 8, 8], 32, kernel: 3, stride: 1, groups: 32)),
             ("depthwise 3x3 s2", implementations([2, 96, 8, 8], 96, kernel: 3, stride: 2, groups: 96)),
+            ("depthwise 5x5 s1 (EfficientNet-Lite)", implementations([2, 40, 8, 8], 40, kernel: 5, stride: 1, groups: 40)),
         ]
         for (name, chosen) in cases {
             for (direction, implementation) in [("forward", chosen.forward), ("backward data", chosen.backwardData),

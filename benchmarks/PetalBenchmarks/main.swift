@@ -19,7 +19,8 @@ struct LayerShape {
 }
 
 /// One of each kind of MobileNetV2 (alpha 1.0) layer at 224: the stem, every resolution's
-/// expand / depthwise (stride 1 and 2) / project, and the final 1x1 to 1280.
+/// expand / depthwise (stride 1 and 2) / project, and the final 1x1 to 1280; then
+/// EfficientNet-Lite0's two 5x5 depthwise kinds.
 let mobileNetV2: [LayerShape] = [
     LayerShape(name: "Conv1 3x3 s2 3->32", inputChannels: 3, size: 224, filters: 32, kernel: 3, stride: 2),
     LayerShape(name: "b0 dw3x3 s1 32@112", inputChannels: 32, size: 112, filters: 32, kernel: 3, stride: 1),
@@ -38,6 +39,9 @@ let mobileNetV2: [LayerShape] = [
     LayerShape(name: "b13 dw3x3 s2 576@14", inputChannels: 576, size: 14, filters: 576, kernel: 3, stride: 2),
     LayerShape(name: "b16 project 960->320@7", inputChannels: 960, size: 7, filters: 320, kernel: 1, stride: 1),
     LayerShape(name: "Conv_1 320->1280@7", inputChannels: 320, size: 7, filters: 1280, kernel: 1, stride: 1),
+    // EfficientNet-Lite0's 5x5 depthwise convolutions (not in MobileNetV2).
+    LayerShape(name: "Lite0 dw5x5 s2 144@56", inputChannels: 144, size: 56, filters: 144, kernel: 5, stride: 2),
+    LayerShape(name: "Lite0 dw5x5 s1 240@28", inputChannels: 240, size: 28, filters: 240, kernel: 5, stride: 1),
 ]
 
 func option(_ name: String) -> String? {
