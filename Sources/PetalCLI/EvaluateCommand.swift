@@ -1,5 +1,8 @@
 import ArgumentParser
 import Foundation
+import PetalTraining
+import PetalModels
+import PetalData
 import PetalEvaluation
 
 /// `petal evaluate`: accuracy, top-k accuracy, per-class precision/recall/F1/support, macro
@@ -68,33 +71,47 @@ struct EvaluateCommand: ParsableCommand {
         return try Self.modelPredictions(model: URL(fileURLWithPath: paths[0]), data: URL(fileURLWithPath: paths[1]))
     }
 
-    // MARK: - Where model inference plugs in
+    // MARK: - Model inference
 
-    /// The run's test-split predictions. Until model inference is wired in (see
-    /// `modelPredictions`), these are the ones the trainer saved in predictions.json when it
-    /// evaluated the same model on the same test split at the end of training.
+    /// The run's final model on the run's own saved test split (split.json), so evaluation
+    /// later uses exactly the images training held out.
     static func runTestPredictions(_ run: RunFolder) throws -> PredictionSet {
-        guard let saved = try run.predictions() else {
-            throw EvaluationError.unreadableFile(
-                path: run.file(RunFile.predictions).path,
-                reason: "no saved test predictions in this run folder (was training finished?)")
+        let modelURL = run.file("model.safetensors")
+        let splitURL = run.file("split.json")
+        guard FileManager.default.fileExists(atPath: modelURL.path), FileManager.default.fileExists(atPath: splitURL.path) else {
+            throw EvaluationError.unreadableFile(path: modelURL.path,
+                                                 reason: "no finished model and split in this run folder (was training finished?)")
         }
-        FileHandle.standardError.write(Data("note: using the test predictions saved in \(run.file(RunFile.predictions).path)\n".utf8))
-        return saved
+        let split = try DatasetSplit.load(from: splitURL)
+        return try predictions(TransferClassifier.load(from: modelURL), files: split.test, classNames: split.classNames)
     }
 
-    /// MODEL INFERENCE PLUGS IN HERE — the single place that needs the trained model.
-    /// To do, once PetalModels' `TransferClassifier` is committed:
-    ///   let model = try TransferClassifier.load(from: model)
-    ///   let folder = try ImageFolder(data)            // check folder.classNames == model.classNames
-    ///   for each file (in batches): ImageDecoder.tensor(contentsOf:width:height:normalization:)
-    ///   then model.predict(batch) -> [[Float]] softmax rows
-    ///   return PredictionSet(classNames: model.classNames,
-    ///                        predictions: zip(files, rows).map { PredictionRecord(path:, trueLabel:, probabilities:) })
-    /// `runTestPredictions` should then run the model on the run's saved test split the same way.
+    /// A trained model on any folder-per-class data with the same classes.
     static func modelPredictions(model: URL, data: URL) throws -> PredictionSet {
-        throw EvaluationError.inconsistentInput(
-            "\(model.path): evaluating a model file directly is not available in this build yet; "
-                + "use `petal evaluate RUN` or `petal evaluate --predictions RUN/predictions.json`")
+        var modelURL = model
+        var isDirectory: ObjCBool = false
+        if FileManager.default.fileExists(atPath: model.path, isDirectory: &isDirectory), isDirectory.boolValue {
+            modelURL = model.appendingPathComponent("model.safetensors")
+        }
+        let classifier = try TransferClassifier.load(from: modelURL)
+        let folder = try ImageFolder(data)
+        guard folder.classNames == classifier.classNames else {
+            throw EvaluationError.inconsistentInput(
+                "\(data.path) has classes \(folder.classNames) but the model was trained on \(classifier.classNames)")
+        }
+        return try predictions(classifier, files: folder.items, classNames: folder.classNames)
+    }
+
+    private static func predictions(_ model: TransferClassifier, files: [LabeledFile],
+                                    classNames: [String]) throws -> PredictionSet {
+        let cache = try ImageCache(files: files, side: model.inputSize)
+        for failure in cache.failures {
+            FileHandle.standardError.write(Data("petal evaluate: skipping \(failure)\n".utf8))
+        }
+        let loader = BatchLoader(cache: cache, batchSize: 32, shuffle: false, normalization: model.normalization)
+        let result = Trainer.evaluate(model, loader)
+        return PredictionSet(classNames: classNames, predictions: zip(cache.files, result.probabilities).map {
+            PredictionRecord(path: $0.0.url.path, trueLabel: $0.0.label, probabilities: $0.1)
+        })
     }
 }

@@ -117,7 +117,8 @@ public final class TransferLearningRun {
         for f in failures { progress.message("skipped \(f)") }
         let normalization = architecture.normalization
         let train = BatchLoader(cache: trainCache, batchSize: config.batchSize, shuffle: true,
-                                augmentation: config.augmentation, normalization: normalization, seed: config.seed)
+                                augmentation: config.augmentation, normalization: normalization, seed: config.seed,
+                                workers: 1)
         let validation = BatchLoader(cache: validationCache, batchSize: config.batchSize, shuffle: false,
                                      normalization: normalization)
         let test = BatchLoader(cache: testCache, batchSize: config.batchSize, shuffle: false, normalization: normalization)
