@@ -25,8 +25,8 @@ struct TrainCommand: ParsableCommand {
     var weights: String?
     @Option(help: "Square input size (default: the backbone's native size).") var imageSize: Int?
     @Option(help: "Images per batch.") var batchSize = 32
-    @Option(help: "Epochs of feature extraction (phase 1).") var epochsFe = 10
-    @Option(help: "Epochs of fine-tuning (phase 2).") var epochsFt = 10
+    @Option(help: "Epochs of feature extraction (phase 1).") var epochsFe = 8
+    @Option(help: "Epochs of fine-tuning (phase 2).") var epochsFt = 8
     @Option(help: "Where fine-tuning starts: a layer index (Keras's numbering) or a layer/block name.")
     var fineTuneAt: String?
     @Option(help: "Learning rate of phase 1.") var lr = 1e-3

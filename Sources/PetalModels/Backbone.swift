@@ -69,9 +69,9 @@ public struct Architecture: Codable, Hashable, Sendable, CustomStringConvertible
         }
     }
 
-    /// The layer index where fine-tuning starts by default: Keras's numbering; for
-    /// MobileNetV2 the notebook's 100, for Lite the start of its sixth stage's blocks.
-    public var defaultFineTuneAt: Int { family == .mobileNetV2 ? 100 : 0 }
+    /// Where fine-tuning starts by default: MobileNetV2's layer 100 (Keras's numbering, the
+    /// notebook's choice); for Lite, block 11, where its last three stages begin.
+    public var defaultFineTuneAt: String { family == .mobileNetV2 ? "100" : "_blocks.11." }
 }
 
 /// Loading a backbone's pretrained weights from a file in the reference convention, with

@@ -17,10 +17,11 @@ public struct TransferLearningConfig: Codable, Sendable, Equatable {
     /// Square input size; nil for the backbone's native size.
     public var imageSize: Int?
     public var batchSize = 32
-    public var epochsFeatureExtraction = 10
-    public var epochsFineTuning = 10
+    public var epochsFeatureExtraction = 8
+    public var epochsFineTuning = 8
     /// Where fine-tuning starts: a layer index (Keras's numbering) or a layer/block name;
-    /// nil for the backbone's default (MobileNetV2: 100; Lite: the 11th block).
+    /// nil for the backbone's default (`Architecture.defaultFineTuneAt`: MobileNetV2's layer 100, as
+    /// in the notebook; Lite's block 11, the last three stages).
     public var fineTuneAt: String?
     /// Phase 1's learning rate; phase 2 uses `fineTuneLearningRate` or a tenth of it.
     public var learningRate = 1e-3

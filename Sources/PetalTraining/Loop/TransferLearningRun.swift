@@ -222,7 +222,7 @@ public final class TransferLearningRun {
     }
 
     private func resolveFineTuneAt(_ classifier: TransferClassifier) throws -> Int {
-        let text = config.fineTuneAt ?? (classifier.architecture.family == .mobileNetV2 ? "100" : "_blocks.8.")
+        let text = config.fineTuneAt ?? classifier.architecture.defaultFineTuneAt
         if let index = Int(text) {
             guard (0..<classifier.baseLayerCount).contains(index) else {
                 throw TrainingError.badFineTuneAt(text, "the base has layers 0..<\(classifier.baseLayerCount)")
