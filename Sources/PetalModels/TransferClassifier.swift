@@ -42,6 +42,12 @@ public final class TransferClassifier: @unchecked Sendable {
         self.head = head
         network = try architecture.build(height: inputSize, width: inputSize, binder: base)
         baseLayerCount = network.layers.count
+        if let store = base.store {
+            // The pretrained model's own classifier is replaced; any other tensor left over
+            // means a file for another architecture.
+            for head in ["predictions/", "dense/", "_fc."] { store.ignore(prefix: head) }
+            try store.finish()
+        }
         try Self.addHead(to: network, head: head, classes: classNames.count, seed: seed, binder: .none)
     }
 
