@@ -70,11 +70,13 @@ final class ReorderScratch: @unchecked Sendable {
     }
 }
 
-/// A tensor that a kernel writes, reused between calls as long as the layout fits.
-final class OutputSlot: @unchecked Sendable {
+/// A tensor that a kernel or layer writes, reused between calls as long as the layout fits.
+public final class OutputSlot: @unchecked Sendable {
     private var tensor: Tensor?
 
-    func tensor(_ layout: TensorLayout) -> Tensor {
+    public init() {}
+
+    public func tensor(_ layout: TensorLayout) -> Tensor {
         if let tensor, tensor.layout == layout { return tensor }
         let made = Tensor(layout: layout)
         tensor = made

@@ -4,8 +4,8 @@ import PetalCore
 public final class Activation: Layer {
     public let function: FusedActivation
     private var saved: (input: Tensor, kernel: EltwiseKernel)?
-    private let output = OutputSlotTensor()
-    private let inputGradient = OutputSlotTensor()
+    private let output = OutputSlot()
+    private let inputGradient = OutputSlot()
 
     public init(name: String, _ function: FusedActivation) {
         self.function = function
@@ -36,7 +36,7 @@ public final class Activation: Layer {
 
 /// The residual connection: the elementwise sum of two inputs of one shape.
 public final class Add: Layer {
-    private let output = OutputSlotTensor()
+    private let output = OutputSlot()
 
     public override func outputShape(_ inputShapes: [[Int]]) -> [Int] {
         precondition(inputShapes.count == 2 && inputShapes[0] == inputShapes[1],
@@ -82,9 +82,9 @@ public final class ZeroPadding2D: Layer {
 /// Keras's GlobalAveragePooling2D: (N, C, H, W) to (N, C), row-major.
 public final class GlobalAveragePooling2D: Layer {
     private var savedKernel: GlobalAveragePoolKernel?
-    private var pooled = OutputSlotTensor()
-    private var output = OutputSlotTensor()
-    private let inputGradient = OutputSlotTensor()
+    private var pooled = OutputSlot()
+    private var output = OutputSlot()
+    private let inputGradient = OutputSlot()
 
     public override func outputShape(_ s: [[Int]]) -> [Int] { [s[0][0], s[0][1]] }
 

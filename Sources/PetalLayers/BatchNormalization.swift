@@ -22,8 +22,8 @@ public final class BatchNormalization: Layer {
     private var saved: (input: Tensor, kernel: BatchNormKernel, mean: Tensor, variance: Tensor)?
     private let batchMean: Tensor
     private let batchVariance: Tensor
-    private let output = OutputSlotTensor()
-    private let inputGradient = OutputSlotTensor()
+    private let output = OutputSlot()
+    private let inputGradient = OutputSlot()
     private lazy var discardedScaleGradient = Tensor(zeros: [channels])
     private lazy var discardedShiftGradient = Tensor(zeros: [channels])
 

@@ -47,8 +47,8 @@ public final class Conv2D: Layer {
 
     private var savedInput: Tensor?
     private var savedKernel: ConvolutionKernel?
-    private let output = OutputSlotTensor()
-    private let inputGradient = OutputSlotTensor()
+    private let output = OutputSlot()
+    private let inputGradient = OutputSlot()
     private var derivedWeights: (layout: TensorLayout, version: Int, tensor: Tensor)?
     private var folded: (key: [Int], layout: TensorLayout, weights: Tensor, bias: Tensor)?
 
@@ -184,17 +184,5 @@ public final class Conv2D: Layer {
             newBias[o] = beta[o] + (oldBias[o] - mean[o]) * s
         }
         return (Tensor(shape: weight.shape, values: folded), Tensor(shape: [filters], values: newBias))
-    }
-}
-
-/// A reusable output tensor for a layer, replaced only when the layout changes.
-final class OutputSlotTensor: @unchecked Sendable {
-    private var tensor: Tensor?
-
-    func tensor(_ layout: TensorLayout) -> Tensor {
-        if let tensor, tensor.layout == layout { return tensor }
-        let made = Tensor(layout: layout)
-        tensor = made
-        return made
     }
 }

@@ -11,10 +11,10 @@ public final class Dense: Layer {
     public let bias: Parameter
 
     private var saved: (input: Tensor, kernel: InnerProductKernel)?
-    private let output = OutputSlotTensor()
-    private let activated = OutputSlotTensor()
-    private let inputGradient = OutputSlotTensor()
-    private let preActivationGradient = OutputSlotTensor()
+    private let output = OutputSlot()
+    private let activated = OutputSlot()
+    private let inputGradient = OutputSlot()
+    private let preActivationGradient = OutputSlot()
 
     public init(name: String, inputs: Int, units: Int, activation: FusedActivation? = nil, seed: UInt64 = 0) {
         self.inputs = inputs
@@ -71,8 +71,8 @@ public final class Dropout: Layer {
     public let rate: Float
     private var generator: SplitMix64
     private var mask: [Float] = []
-    private let output = OutputSlotTensor()
-    private let inputGradient = OutputSlotTensor()
+    private let output = OutputSlot()
+    private let inputGradient = OutputSlot()
 
     public init(name: String, rate: Float, seed: UInt64 = 0) {
         precondition(rate >= 0 && rate < 1, "Dropout \(name): rate \(rate) must be in [0, 1)")

@@ -17,7 +17,7 @@ public final class Network: @unchecked Sendable {
     private var consumers: [[Int]] = []
     private var outputs: [Tensor?] = []
     private var gradients: [Tensor?] = []
-    private var gradientSums: [OutputSlotTensor] = []
+    private var gradientSums: [OutputSlot] = []
 
     public init(input: InputLayer) {
         nodes = [Node(layer: input, inputs: [])]
@@ -159,7 +159,7 @@ public final class Network: @unchecked Sendable {
         let trainable = hasTrainableParameters
         let needs = inputGradient ? Array(repeating: true, count: nodes.count) : needsInputGradient()
         gradients = Array(repeating: nil, count: nodes.count)
-        if gradientSums.count != nodes.count { gradientSums = nodes.map { _ in OutputSlotTensor() } }
+        if gradientSums.count != nodes.count { gradientSums = nodes.map { _ in OutputSlot() } }
         gradients[nodes.count - 1] = outputGradient
         for i in stride(from: nodes.count - 1, through: 1, by: -1) {
             guard trainable[i] || needs[i], let g = gradients[i] else { continue }

@@ -13,18 +13,18 @@ import PetalCore
 ///
 /// Keras's epsilon is the "epsilon hat" of the paper (added after the bias correction
 /// folded into alpha), not PyTorch's. With `options.weightDecay` this is Keras's AdamW.
-public final class Adam: Optimizer {
+public final class Adam: SlotOptimizer {
     public var learningRate: Double
     public let beta1: Double
     public let beta2: Double
     public let epsilon: Double
     public let amsgrad: Bool
     public var options: OptimizerOptions
-    public private(set) var iterations = 0
+    public internal(set) var iterations = 0
     public var name: String { "adam" }
 
     /// Slots in Keras's names: momentum, velocity, and velocity_hat with amsgrad.
-    private let slots: SlotStore
+    let slots: SlotStore
 
     public init(learningRate: Double = 0.001, beta1: Double = 0.9, beta2: Double = 0.999,
                 epsilon: Double = 1e-7, amsgrad: Bool = false, options: OptimizerOptions = .none) {
@@ -63,22 +63,5 @@ public final class Adam: Optimizer {
             }
         }
         iterations += 1
-    }
-
-    public func reset() {
-        slots.removeAll()
-        iterations = 0
-    }
-
-    public func exportState(for parameters: [Parameter]) -> OptimizerState {
-        OptimizerState(optimizer: name, iterations: iterations, learningRate: learningRate,
-                       slots: slots.export(for: parameters))
-    }
-
-    public func importState(_ state: OptimizerState, for parameters: [Parameter]) throws(OptimizerError) {
-        guard state.optimizer == name else { throw .wrongOptimizer(expected: name, found: state.optimizer) }
-        try slots.restore(state.slots, for: parameters)
-        iterations = state.iterations
-        learningRate = state.learningRate
     }
 }

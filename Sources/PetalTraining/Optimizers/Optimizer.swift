@@ -96,6 +96,32 @@ public enum OptimizerError: Error, CustomStringConvertible, Equatable {
 /// Per-parameter state tensors, created zeroed in the parameter's layout on first use and
 /// keyed by parameter identity. The entry keeps its parameter alive, so an identifier is
 /// never reused by another parameter while its state exists.
+/// An optimizer whose state is its slot tensors and step count: reset, export and import
+/// are the same for all of them.
+protocol SlotOptimizer: Optimizer {
+    var slots: SlotStore { get }
+    var iterations: Int { get set }
+}
+
+extension SlotOptimizer {
+    public func reset() {
+        slots.removeAll()
+        iterations = 0
+    }
+
+    public func exportState(for parameters: [Parameter]) -> OptimizerState {
+        OptimizerState(optimizer: name, iterations: iterations, learningRate: learningRate,
+                       slots: slots.export(for: parameters))
+    }
+
+    public func importState(_ state: OptimizerState, for parameters: [Parameter]) throws(OptimizerError) {
+        guard state.optimizer == name else { throw .wrongOptimizer(expected: name, found: state.optimizer) }
+        try slots.restore(state.slots, for: parameters)
+        iterations = state.iterations
+        learningRate = state.learningRate
+    }
+}
+
 final class SlotStore {
     let names: [String]
     private struct Entry {

@@ -12,18 +12,18 @@ import PetalCore
 ///     otherwise:    w -= increment
 ///
 /// Keras 3 puts epsilon inside the square root (Keras 2 and PyTorch add it outside).
-public final class RMSprop: Optimizer {
+public final class RMSprop: SlotOptimizer {
     public var learningRate: Double
     public let rho: Double
     public let momentum: Double
     public let epsilon: Double
     public let centered: Bool
     public var options: OptimizerOptions
-    public private(set) var iterations = 0
+    public internal(set) var iterations = 0
     public var name: String { "rmsprop" }
 
     /// Slots in Keras's names: velocity, then momentum and average_gradient if used.
-    private let slots: SlotStore
+    let slots: SlotStore
 
     public init(learningRate: Double = 0.001, rho: Double = 0.9, momentum: Double = 0,
                 epsilon: Double = 1e-7, centered: Bool = false, options: OptimizerOptions = .none) {
@@ -77,22 +77,5 @@ public final class RMSprop: Optimizer {
             }
         }
         iterations += 1
-    }
-
-    public func reset() {
-        slots.removeAll()
-        iterations = 0
-    }
-
-    public func exportState(for parameters: [Parameter]) -> OptimizerState {
-        OptimizerState(optimizer: name, iterations: iterations, learningRate: learningRate,
-                       slots: slots.export(for: parameters))
-    }
-
-    public func importState(_ state: OptimizerState, for parameters: [Parameter]) throws(OptimizerError) {
-        guard state.optimizer == name else { throw .wrongOptimizer(expected: name, found: state.optimizer) }
-        try slots.restore(state.slots, for: parameters)
-        iterations = state.iterations
-        learningRate = state.learningRate
     }
 }

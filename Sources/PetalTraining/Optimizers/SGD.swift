@@ -7,16 +7,16 @@ import PetalCore
 ///     otherwise:     m = momentum * m - lr * g
 ///                    nesterov: w += momentum * m - lr * g
 ///                    else:     w += m
-public final class SGD: Optimizer {
+public final class SGD: SlotOptimizer {
     public var learningRate: Double
     public let momentum: Double
     public let nesterov: Bool
     public var options: OptimizerOptions
-    public private(set) var iterations = 0
+    public internal(set) var iterations = 0
     public var name: String { "sgd" }
 
     /// Keras's "momentum" slot, only when momentum is used.
-    private let slots: SlotStore
+    let slots: SlotStore
 
     public init(learningRate: Double = 0.01, momentum: Double = 0, nesterov: Bool = false,
                 options: OptimizerOptions = .none) {
@@ -50,22 +50,5 @@ public final class SGD: Optimizer {
             }
         }
         iterations += 1
-    }
-
-    public func reset() {
-        slots.removeAll()
-        iterations = 0
-    }
-
-    public func exportState(for parameters: [Parameter]) -> OptimizerState {
-        OptimizerState(optimizer: name, iterations: iterations, learningRate: learningRate,
-                       slots: slots.export(for: parameters))
-    }
-
-    public func importState(_ state: OptimizerState, for parameters: [Parameter]) throws(OptimizerError) {
-        guard state.optimizer == name else { throw .wrongOptimizer(expected: name, found: state.optimizer) }
-        try slots.restore(state.slots, for: parameters)
-        iterations = state.iterations
-        learningRate = state.learningRate
     }
 }
