@@ -57,6 +57,9 @@ public final class ConvolutionKernel: @unchecked Sendable {
     private lazy var backwardWeightsPrimitive: Primitive = makeBackwardWeights()
     private let scratch = ReorderScratch()
     private let weightsGradientSlot = OutputSlot()
+    /// Depthwise kernels larger than 3x3 compute their weight gradient in Swift (see there).
+    private lazy var depthwiseWeightsGradient: DepthwiseWeightsGradient? =
+        DepthwiseWeightsGradient.applies(to: spec) ? DepthwiseWeightsGradient(spec) : nil
 
     /// A kernel from the shared cache: creating one costs milliseconds, executing it is the work.
     public static func cached(_ spec: ConvolutionSpec, training: Bool, activation: FusedActivation? = nil)
@@ -111,6 +114,10 @@ public final class ConvolutionKernel: @unchecked Sendable {
     /// Weight (and bias) gradients, written in the weights' own layout (overwritten, not accumulated).
     public func backwardWeights(source: Tensor, destinationGradient: Tensor, weightsGradient: Tensor,
                                 biasGradient: Tensor?) {
+        if let depthwise = depthwiseWeightsGradient {
+            depthwise.compute(source: source, destinationGradient: destinationGradient, weightsGradient: weightsGradient)
+            return
+        }
         // The primitive may write the gradient in its own layout (see makeBackwardWeights).
         let own = backwardWeightsPrimitive.layout(of: DNNL_ARG_DIFF_WEIGHTS)
         let written = weightsGradient.layout == own ? weightsGradient : weightsGradientSlot.tensor(own)

@@ -81,6 +81,15 @@ final class GradientCheckTests: XCTestCase {
               input: shape)
     }
 
+    /// 5x5 depthwise weight gradients are computed in Swift on blocks of 8 channels: a channel
+    /// count that is not a multiple of 8, stride 2 and TensorFlow's asymmetric padding.
+    func testDepthwise5x5Stride2WithPartialChannelBlock() {
+        let shape = [2, 11, 10, 10]
+        check(network(shape) {
+            $0.add(Conv2D.depthwise(name: "dw", channels: 11, kernelSize: [5, 5], strides: [2, 2], padding: .same))
+        }, input: shape)
+    }
+
     func testBatchNormalizationTraining() {
         let shape = [4, 3, 3, 3]
         check(network(shape) { $0.add(BatchNormalization(name: "bn", channels: 3)) }, input: shape)
