@@ -128,7 +128,7 @@ for n in names:
     print(f"| {n}: test accuracy | {cell(a and a['testAccuracy'], '{:.4f}')} | "
           f"{cell(b and b['test_accuracy'], '{:.4f}')} | |")
 print()
-print(f"Per epoch (seconds include validation; {other}'s first epoch of each phase includes graph tracing):")
+print("Per epoch (seconds include validation" + ("; Keras's first epoch of each phase includes tracing" if other == "Keras" else "") + "):")
 print()
 print(f"| epoch | phase | Petal s | {other} s | {other} train-only s | Petal val acc | {other} val acc | Petal loss | {other} loss |")
 print("| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
