@@ -70,10 +70,6 @@ func check(_ status: dnnl_status_t, _ what: @autoclosure () -> String) {
     }
 }
 
-/// Like `check` but returns false instead of stopping, for probing whether an
-/// implementation exists (e.g. a fused post-op).
-func succeeded(_ status: dnnl_status_t) -> Bool { status == dnnl_success }
-
 func describe(_ status: dnnl_status_t) -> String {
     switch status {
     case dnnl_out_of_memory: return "out of memory"

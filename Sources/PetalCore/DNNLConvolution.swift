@@ -8,7 +8,6 @@ public struct ConvolutionSpec: Hashable, Sendable {
     /// Input (N, C, H, W).
     public var input: [Int]
     public var outputChannels: Int
-    public var kernel: (height: Int, width: Int) { (kernelSize[0], kernelSize[1]) }
     public var kernelSize: [Int]
     public var stride: [Int]
     /// top, bottom, left, right

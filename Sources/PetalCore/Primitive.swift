@@ -71,14 +71,6 @@ public final class PrimitiveCache: @unchecked Sendable {
         lock.withLock { entries[key] = made }
         return made
     }
-
-    /// Like `primitive(_:create:)`, for descriptors that may have no implementation.
-    func primitiveIfAvailable(_ key: PrimitiveKey, create: () -> Primitive?) -> Primitive? {
-        if let hit = lock.withLock({ entries[key] }) { return hit }
-        guard let made = create() else { return nil }
-        lock.withLock { entries[key] = made }
-        return made
-    }
 }
 
 /// A hashable description of a primitive: its kind plus its layouts and numbers.

@@ -103,9 +103,6 @@ public final class Tensor: @unchecked Sendable, CustomStringConvertible {
         }
     }
 
-    /// Sets every element (padding included) to zero.
-    public func zero() { memset(storage.pointer, 0, layout.byteCount) }
-
     /// The oneDNN memory object over this tensor's storage, made once.
     var memory: dnnl_memory_t {
         if let memoryHandle { return memoryHandle }

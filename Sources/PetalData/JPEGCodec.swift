@@ -177,18 +177,3 @@ public enum JPEGEncoder {
         try encode(image, quality: quality).writeAtomically(to: url)
     }
 }
-
-extension Data {
-    /// Writes to a temporary name beside `url` and renames it into place.
-    func writeAtomically(to url: URL) throws {
-        let tmp = url.deletingLastPathComponent()
-            .appendingPathComponent(".\(url.lastPathComponent).\(UUID().uuidString).tmp")
-        try write(to: tmp)
-        if rename(tmp.path, url.path) != 0 {
-            let reason = String(cString: strerror(errno))
-            try? FileManager.default.removeItem(at: tmp)
-            throw CocoaError(.fileWriteUnknown, userInfo: [NSFilePathErrorKey: url.path,
-                                                           NSLocalizedDescriptionKey: "\(url.path): cannot rename into place (\(reason))"])
-        }
-    }
-}

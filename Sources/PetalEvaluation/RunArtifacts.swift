@@ -1,4 +1,5 @@
 import Foundation
+import PetalCore
 import PetalTraining
 
 /// The files a training run leaves in its folder. The report reads them; any that is
@@ -163,17 +164,10 @@ public enum RunFileIO {
     }
 
     public static func writeAtomically(_ data: Data, to url: URL) throws {
-        let temporary = url.deletingLastPathComponent()
-            .appendingPathComponent(".\(url.lastPathComponent).\(UUID().uuidString).tmp")
         do {
-            try data.write(to: temporary)
-        } catch {
-            throw EvaluationError.writeFailed(path: url.path, reason: error.localizedDescription)
-        }
-        if rename(temporary.path, url.path) != 0 {
-            let reason = String(cString: strerror(errno))
-            try? FileManager.default.removeItem(at: temporary)
-            throw EvaluationError.writeFailed(path: url.path, reason: reason)
+            try data.writeAtomically(to: url)
+        } catch let error as AtomicWriteError {
+            throw EvaluationError.writeFailed(path: url.path, reason: error.reason)
         }
     }
 

@@ -14,6 +14,8 @@ public final class Network: @unchecked Sendable {
     }
 
     public private(set) var nodes: [Node] = []
+    /// Each layer's output shape for a batch of one, kept as layers are added.
+    private var shapes: [[Int]]
     private var consumers: [[Int]] = []
     private var outputs: [Tensor?] = []
     private var gradients: [Tensor?] = []
@@ -21,6 +23,7 @@ public final class Network: @unchecked Sendable {
 
     public init(input: InputLayer) {
         nodes = [Node(layer: input, inputs: [])]
+        shapes = [[1] + input.shape]
         consumers = [[]]
     }
 
@@ -46,6 +49,7 @@ public final class Network: @unchecked Sendable {
             consumers[s].append(nodes.count)
         }
         nodes.append(Node(layer: layer, inputs: sources))
+        shapes.append(layer.outputShape(sources.map { shapes[$0] }))
         consumers.append([])
         return nodes.count - 1
     }
@@ -55,13 +59,11 @@ public final class Network: @unchecked Sendable {
 
     /// Output shapes of every layer for a batch of `batch`.
     public func outputShapes(batch: Int = 1) -> [[Int]] {
-        var shapes: [[Int]] = []
-        for node in nodes {
-            if node.inputs.isEmpty { shapes.append([batch] + input.shape) }
-            else { shapes.append(node.layer.outputShape(node.inputs.map { shapes[$0] })) }
-        }
-        return shapes
+        shapes.map { [batch] + $0.dropFirst() }
     }
+
+    /// The output shape (N = 1) of layer `index`.
+    public func outputShape(of index: Int) -> [Int] { shapes[index] }
 
     /// Parameters updated by the optimizer: those of trainable layers.
     public var trainableParameters: [Parameter] {

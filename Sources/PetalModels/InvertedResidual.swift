@@ -42,7 +42,7 @@ public struct InvertedResidual: Sendable {
     @discardableResult
     public func build(_ b: NetworkBuilder) throws -> Int {
         let input = b.last
-        let inputShape = b.network.outputShapes()[input]
+        let inputShape = b.network.outputShape(of: input)
         if expandedChannels != inputShape[1] {
             try b.conv(names.expand, filters: expandedChannels, kernel: 1, padding: .valid)
             try b.batchNorm(names.expandBN)

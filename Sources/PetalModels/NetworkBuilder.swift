@@ -20,7 +20,7 @@ public struct NetworkBuilder {
     public var last: Int { network.last }
 
     /// Channels of a layer's output (from the network's shapes).
-    public func channels(of index: Int) -> Int { network.outputShapes()[index][1] }
+    public func channels(of index: Int) -> Int { network.outputShape(of: index)[1] }
 
     @discardableResult
     public func conv(_ name: String, from input: Int? = nil, filters: Int, kernel: Int, stride: Int = 1,

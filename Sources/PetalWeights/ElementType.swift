@@ -104,15 +104,9 @@ func writeAtomically(_ data: Data, to url: URL) throws {
     let dir = url.deletingLastPathComponent()
     do {
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-        let temp = dir.appendingPathComponent(".\(url.lastPathComponent).\(UUID().uuidString).tmp")
-        try data.write(to: temp)
-        if rename(temp.path, url.path) != 0 {
-            let reason = String(cString: strerror(errno))
-            try? FileManager.default.removeItem(at: temp)
-            throw WeightError.writeFailed(path: url.path, reason: reason)
-        }
-    } catch let error as WeightError {
-        throw error
+        try data.writeAtomically(to: url)
+    } catch let error as AtomicWriteError {
+        throw WeightError.writeFailed(path: url.path, reason: error.reason)
     } catch {
         throw WeightError.writeFailed(path: url.path, reason: error.localizedDescription)
     }
