@@ -11,7 +11,12 @@ Mirrors Sources/PetalTraining/Loop/TransferLearningRun.swift and PetalModels/Tra
   * the SAME train/validation/test files (split.json written by `petal train`), decoded once into
     memory at SxS (stretched, PIL bilinear = antialiased triangle filter like Petal's ImageResizer);
   * base -> GlobalAveragePooling2D -> Dropout(0.2) -> Dense(classes) (logits; softmax in the loss);
-    the base is called with training=False, so its batch norms stay in inference mode in both phases;
+  * batch norms: frozen layers always use their moving statistics. In phase 2 the trainable ones
+    follow --bn-statistics: 'frozen' (Petal's default) keeps them on their moving statistics while
+    gamma and beta train (each BatchNormalization's call is forced to training=False); 'trained'
+    (Petal's --train-bn-statistics) normalises with the batch's statistics and updates the moving
+    ones, which is what Keras 3's fit does with the usual `base(inputs, training=False)`: fit's
+    training=True overrides it (keras-team/keras#20285);
   * phase 1: base frozen, RMSprop(lr, rho 0.9, eps 1e-7), ReduceLROnPlateau(val_accuracy, 0.25, 3),
     EarlyStopping(val_accuracy, 5, restore_best_weights), ModelCheckpoint(best only);
   * phase 2: base layers from index K on trainable (Keras's base.layers numbering, input = 0), a new
@@ -50,6 +55,8 @@ def parse_args():
     p.add_argument("--lr", type=float, default=1e-3)
     p.add_argument("--dropout", type=float, default=0.2)
     p.add_argument("--augment", default="standard", choices=["standard", "none"])
+    p.add_argument("--bn-statistics", default="frozen", choices=["frozen", "trained"],
+                   help="phase 2: trainable batch norms on moving statistics (frozen) or batch statistics")
     p.add_argument("--threads", type=int, default=2, help="TensorFlow intra-op threads")
     p.add_argument("--inter-threads", type=int, default=1, help="TensorFlow inter-op threads")
     p.add_argument("--seed", type=int, default=42)
@@ -146,8 +153,14 @@ def main():
         saved = keras.models.load_model(args.weights, compile=False).get_layer("mobilenetv2_1.00_160")
         base.set_weights(saved.get_weights())
         del saved
+    if args.bn_statistics == "frozen":
+        for layer in base.layers:
+            if isinstance(layer, keras.layers.BatchNormalization):
+                def inference_call(inputs, training=None, mask=None, _call=layer.call):
+                    return _call(inputs, training=False, mask=mask)
+                layer.call = inference_call
     inputs = keras.Input((size, size, 3))
-    x = base(inputs, training=False)  # batch norms on their moving statistics in both phases
+    x = base(inputs, training=False)  # not enough on its own in Keras 3 (see above)
     x = keras.layers.GlobalAveragePooling2D()(x)
     x = keras.layers.Dropout(args.dropout, seed=args.seed + 101)(x)
     outputs = keras.layers.Dense(len(names))(x)
@@ -230,7 +243,7 @@ def main():
     print(json.dumps({
         "framework": f"keras {keras.__version__} / tensorflow {tf.__version__}",
         "backbone": args.backbone, "image_size": size, "batch_size": batch,
-        "threads": args.threads, "inter_threads": args.inter_threads,
+        "threads": args.threads, "inter_threads": args.inter_threads, "bn_statistics": args.bn_statistics,
         "train": len(y_train), "validation": len(y_val), "test": len(y_test),
         "decode_seconds": decode_seconds, "training_seconds": total,
         "phases": phases, "history": timing.epochs,

@@ -10,7 +10,8 @@ Run with Debian's python (torch 1.13 + torchvision 0.14):
 Mirrors Sources/PetalTraining/Loop/TransferLearningRun.swift (see benchmarks/keras_transfer.py for the
 Keras twin): the same split.json files decoded once at SxS (stretched, PIL bilinear), (x - 127) / 128;
 base -> global average pool -> Dropout(0.2) -> Linear(classes) (Glorot-uniform weights, zero bias, as
-Keras's Dense); the base's batch norms stay in eval mode (moving statistics) in both phases;
+Keras's Dense); the base's batch norms stay in eval mode (moving statistics) in both phases unless
+--bn-statistics trained (phase 2: trainable batch norms in train mode, momentum 0.01);
 phase 1: base frozen; phase 2: every base module from the first one whose name starts with
 --fine-tune-at (Petal's layer names follow this port: `_blocks.8.`, `_blocks.8._expand_conv`,
 `_conv_head`) on, at lr/10 with a new optimizer; Keras's callbacks re-implemented
@@ -56,6 +57,8 @@ def parse_args():
     p.add_argument("--lr", type=float, default=1e-3)
     p.add_argument("--dropout", type=float, default=0.2)
     p.add_argument("--augment", default="standard", choices=["standard", "none"])
+    p.add_argument("--bn-statistics", default="frozen", choices=["frozen", "trained"],
+                   help="phase 2: trainable batch norms in eval mode (frozen) or train mode (trained)")
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--seed", type=int, default=42)
     return p.parse_args()
@@ -182,7 +185,14 @@ def main():
 
         def train_mode(self):
             self.train()
-            self.base.eval()  # batch norms on their moving statistics in both phases (Keras training=False)
+            self.base.eval()  # batch norms on their moving statistics (Petal's default, Keras training=False)
+            if args.bn_statistics == "trained":
+                # Petal's --train-bn-statistics: trainable batch norms use the batch's statistics and
+                # update their moving ones at Petal's (Keras's) momentum 0.99 = PyTorch's 0.01.
+                for module in self.base.modules():
+                    if isinstance(module, nn.BatchNorm2d) and module.weight.requires_grad:
+                        module.train()
+                        module.momentum = 0.01
 
     model = Classifier()
 
@@ -295,7 +305,7 @@ def main():
 
     print(json.dumps({
         "framework": f"pytorch {torch.__version__}", "backbone": args.backbone, "image_size": size,
-        "batch_size": batch, "threads": args.threads, "inter_threads": 1,
+        "batch_size": batch, "threads": args.threads, "inter_threads": 1, "bn_statistics": args.bn_statistics,
         "train": train_count, "validation": len(tensors["val"][1]), "test": len(tensors["test"][1]),
         "decode_seconds": decode_seconds, "training_seconds": total,
         "phases": phases, "history": history,

@@ -12,7 +12,10 @@
 #
 # Options (defaults): --backbone mobilenetv2 | efficientnet-lite0, --data ../shared/data/flowers,
 # --image-size 160, --batch-size 32, --epochs-fe 2, --epochs-ft 2, --fine-tune-at (Petal's default:
-# 100 for MobileNetV2, _blocks.8. for Lite0), --augment standard|none, --threads 2, --lr 1e-3,
+# 100 for MobileNetV2, _blocks.8. for Lite0), --augment standard|none, --bn-statistics frozen|trained
+# (phase 2's trainable batch norms: frozen = Petal's default, moving statistics; trained = Petal's
+# --train-bn-statistics, batch statistics, which is what Keras 3's fit does with the usual
+# `base(inputs, training=False)`), --threads 2, --lr 1e-3,
 # --seed 42, --out /tmp/petal-train-compare-<time>, --petal BINARY (default: build
 # .build-bench-train/release/petal), --python PYTHON (default python3 for Keras, /usr/bin/python3
 # for PyTorch).
@@ -20,7 +23,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 backbone=mobilenetv2 data=../shared/data/flowers size=160 batch=32 efe=2 eft=2 fine_tune_at=""
-augment=standard threads=2 lr=1e-3 seed=42 out="" petal="" python=""
+augment=standard bn_statistics=frozen threads=2 lr=1e-3 seed=42 out="" petal="" python=""
 while [ $# -gt 0 ]; do
     case "$1" in
         --backbone) backbone=$2; shift 2 ;;
@@ -31,13 +34,14 @@ while [ $# -gt 0 ]; do
         --epochs-ft) eft=$2; shift 2 ;;
         --fine-tune-at) fine_tune_at=$2; shift 2 ;;
         --augment) augment=$2; shift 2 ;;
+        --bn-statistics) bn_statistics=$2; shift 2 ;;
         --threads) threads=$2; shift 2 ;;
         --lr) lr=$2; shift 2 ;;
         --seed) seed=$2; shift 2 ;;
         --out) out=$2; shift 2 ;;
         --petal) petal=$2; shift 2 ;;
         --python) python=$2; shift 2 ;;
-        -h|--help) sed -n '2,19p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,/^set -euo/{/^#/p}' "$0"; exit 0 ;;
         *) echo "train_compare.sh: unknown option '$1' (see --help)" >&2; exit 2 ;;
     esac
 done
@@ -70,6 +74,11 @@ petal_args=(train "$data" --backbone "$backbone" --image-size "$size" --batch-si
             --epochs-fe "$efe" --epochs-ft "$eft" --lr "$lr" --seed "$seed" --out "$out/petal"
             --augment "$augment" --split 0.7,0.15,0.15 --dropout 0.2 --threads "$threads" --weights "$weights")
 [ -z "$fine_tune_at" ] || petal_args+=(--fine-tune-at "$fine_tune_at")
+case "$bn_statistics" in
+    frozen) ;;
+    trained) petal_args+=(--train-bn-statistics) ;;
+    *) echo "train_compare.sh: --bn-statistics must be frozen or trained, not '$bn_statistics'" >&2; exit 2 ;;
+esac
 echo "Petal: $petal ${petal_args[*]}" | tee "$out/commands.txt" >&2
 /usr/bin/time -f "%e %M" -o "$out/petal.time" "$petal" "${petal_args[@]}" >"$out/petal.log" 2>&1 \
     || { tail -20 "$out/petal.log" >&2; exit 1; }
@@ -82,7 +91,7 @@ if [ "$backbone" = mobilenetv2 ]; then at=${k%% *}; at=${at:-${fine_tune_at:-100
 else at=${k#* }; at=${at:-${fine_tune_at:-_blocks.8.}}; fi
 other_args=("$script" --split "$out/petal/split.json" --backbone "$backbone" --weights "$weights"
             --image-size "$size" --batch-size "$batch" --epochs-fe "$efe" --epochs-ft "$eft" --lr "$lr"
-            --fine-tune-at "$at" --augment "$augment" --threads "$threads" --seed "$seed")
+            --fine-tune-at "$at" --augment "$augment" --bn-statistics "$bn_statistics" --threads "$threads" --seed "$seed")
 echo "$other: $python ${other_args[*]}" | tee -a "$out/commands.txt" >&2
 /usr/bin/time -f "%e %M" -o "$out/other.time" "$python" "${other_args[@]}" >"$out/other.json" 2>"$out/other.log" \
     || { tail -20 "$out/other.log" >&2; exit 1; }
@@ -110,7 +119,7 @@ def ratio(a, b):
 
 print(f"Data: {o['train']} train / {o['validation']} validation / {o['test']} test images; "
       f"{o['backbone']}, {o['image_size']}x{o['image_size']}, batch {o['batch_size']}, {o['threads']} threads; "
-      f"{other}: {o['framework']}")
+      f"{other}: {o['framework']}; phase-2 batch-norm statistics {o.get('bn_statistics', 'frozen')}")
 print()
 print(f"| | Petal | {other} | {other} / Petal |")
 print("| --- | ---: | ---: | ---: |")
