@@ -5,7 +5,7 @@ Run with Debian's python (torch 1.13 + torchvision 0.14):
 
   /usr/bin/python3 benchmarks/torch_transfer.py --split RUN/split.json --backbone efficientnet-lite0 \
       --weights ~/.cache/petal/weights/efficientnet-lite0-57934424.pth --image-size 160 --batch-size 32 \
-      --epochs-fe 2 --epochs-ft 2 --fine-tune-at _blocks.8. --augment standard --threads 2
+      --epochs-fe 2 --epochs-ft 2 --fine-tune-at _blocks.11. --augment standard --threads 2
 
 Mirrors Sources/PetalTraining/Loop/TransferLearningRun.swift (see benchmarks/keras_transfer.py for the
 Keras twin): the same split.json files decoded once at SxS (stretched, PIL bilinear), (x - 127) / 128;
@@ -52,8 +52,8 @@ def parse_args():
     p.add_argument("--batch-size", type=int, default=32)
     p.add_argument("--epochs-fe", type=int, default=2)
     p.add_argument("--epochs-ft", type=int, default=2)
-    p.add_argument("--fine-tune-at", default="_blocks.8.",
-                   help="name (prefix) of the first base module to train in phase 2 (Petal's default _blocks.8.)")
+    p.add_argument("--fine-tune-at", default="_blocks.11.",
+                   help="name (prefix) of the first base module to train in phase 2 (Petal's default _blocks.11.)")
     p.add_argument("--lr", type=float, default=1e-3)
     p.add_argument("--dropout", type=float, default=0.2)
     p.add_argument("--augment", default="standard", choices=["standard", "none"])

@@ -12,7 +12,7 @@
 #
 # Options (defaults): --backbone mobilenetv2 | efficientnet-lite0, --data ../shared/data/flowers,
 # --image-size 160, --batch-size 32, --epochs-fe 2, --epochs-ft 2, --fine-tune-at (Petal's default:
-# 100 for MobileNetV2, _blocks.8. for Lite0), --augment standard|none, --bn-statistics frozen|trained
+# 100 for MobileNetV2, _blocks.11. for Lite0), --augment standard|none, --bn-statistics frozen|trained
 # (phase 2's trainable batch norms: frozen = Petal's default, moving statistics; trained = Petal's
 # --train-bn-statistics, batch statistics, which is what Keras 3's fit does with the usual
 # `base(inputs, training=False)`), --threads 2, --lr 1e-3,
@@ -88,7 +88,7 @@ uptime >>"$out/uptime.txt"
 # port by the name Petal printed ("fine-tuning from layer K (NAME)"), its module names being Petal's.
 k=$(sed -n 's/.*fine-tuning from layer \([0-9]*\) (\([^)]*\)).*/\1 \2/p' "$out/petal.log" | head -1)
 if [ "$backbone" = mobilenetv2 ]; then at=${k%% *}; at=${at:-${fine_tune_at:-100}}
-else at=${k#* }; at=${at:-${fine_tune_at:-_blocks.8.}}; fi
+else at=${k#* }; at=${at:-${fine_tune_at:-_blocks.11.}}; fi
 other_args=("$script" --split "$out/petal/split.json" --backbone "$backbone" --weights "$weights"
             --image-size "$size" --batch-size "$batch" --epochs-fe "$efe" --epochs-ft "$eft" --lr "$lr"
             --fine-tune-at "$at" --augment "$augment" --bn-statistics "$bn_statistics" --threads "$threads" --seed "$seed")
