@@ -61,6 +61,28 @@ final class TransferLearningRunTests: XCTestCase {
                                                      progress: ProgressReporter(style: .quiet)))
     }
 
+    /// The same seed and thread count give the same history (augmentation, shuffling, dropout,
+    /// head initialisation and both phases' arithmetic), and another seed a different one.
+    func testSameSeedGivesTheSameHistory() throws {
+        let data = try TinyDataset.make(perClass: 6)
+        func history(seed: UInt64, _ name: String) throws -> [EpochRecord] {
+            var settings = config(data)
+            settings.seed = seed
+            settings.threads = 2
+            let folder = Fixtures.temporaryDirectory("petal-seed").appendingPathComponent(name)
+            let run = try TransferLearningRun(config: settings, folder: folder, progress: ProgressReporter(style: .quiet))
+            _ = try run.execute()
+            return try JSONDecoder().decode(TrainingHistory.self,
+                                            from: Data(contentsOf: folder.appendingPathComponent("history.json"))).epochs
+        }
+        let first = try history(seed: 7, "a"), second = try history(seed: 7, "b"), other = try history(seed: 8, "c")
+        XCTAssertEqual(first.count, 2)
+        XCTAssertEqual(first.map(\.loss), second.map(\.loss))
+        XCTAssertEqual(first.map(\.accuracy), second.map(\.accuracy))
+        XCTAssertEqual(first.map(\.validationLoss), second.map(\.validationLoss))
+        XCTAssertNotEqual(first.map(\.loss), other.map(\.loss))
+    }
+
     func testInterruptedRunResumesFromItsLastEpoch() throws {
         let data = try TinyDataset.make(perClass: 6)
         let folder = Fixtures.temporaryDirectory("petal-resume").appendingPathComponent("run")
