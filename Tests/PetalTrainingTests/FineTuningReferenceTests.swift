@@ -64,6 +64,7 @@ final class FineTuningReferenceTests: XCTestCase {
         losses.append(SoftmaxCrossEntropy.evaluate(logits: Tensor(shape: [6, 5], values: logits), labels: Self.labels).loss)
 
         let expectedLosses = fixture.tensors["\(name).losses"]!.toArray()
+        XCTAssertEqual(losses.count, expectedLosses.count, "\(name): losses")
         for (i, (actual, expected)) in zip(losses, expectedLosses).enumerated() {
             XCTAssertEqual(actual, Double(expected), accuracy: 2e-3 * max(1, Double(expected)), "\(name): loss \(i)")
         }
