@@ -40,6 +40,9 @@ import sys
 import tempfile
 import time
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from transfer_data import decode_all, load_split  # noqa: E402
+
 
 def parse_args():
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
@@ -65,37 +68,6 @@ def parse_args():
 
 def log(*a):
     print(*a, file=sys.stderr, flush=True)
-
-
-def load_split(path):
-    with open(path) as f:
-        s = json.load(f)
-    root = s["root"]
-    if root.startswith("file://"):
-        root = root[len("file://"):]
-    names = s["classNames"]
-    index = {n: i for i, n in enumerate(names)}
-
-    def files(key):
-        # The first path component is the class folder, which gives the label.
-        return [(os.path.join(root, rel), index[rel.split("/")[0]]) for rel in s[key]]
-
-    return names, files("train"), files("validation"), files("test")
-
-
-def decode_all(files, size):
-    """Decodes every file once to SxS RGB uint8 (stretched, no crop), as Petal's ImageCache."""
-    import numpy as np
-    from PIL import Image, ImageOps
-
-    x = np.empty((len(files), size, size, 3), dtype=np.uint8)
-    y = np.empty((len(files),), dtype=np.int32)
-    for i, (path, label) in enumerate(files):
-        with Image.open(path) as im:
-            im = ImageOps.exif_transpose(im).convert("RGB")
-            x[i] = np.asarray(im.resize((size, size), Image.BILINEAR), dtype=np.uint8)
-        y[i] = label
-    return x, y
 
 
 def main():

@@ -40,6 +40,8 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
+sys.path.insert(0, HERE)
+from transfer_data import decode_all, load_split  # noqa: E402
 
 
 def parse_args():
@@ -73,32 +75,6 @@ def load_module(name, path):
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
-
-
-def load_split(path):
-    with open(path) as f:
-        s = json.load(f)
-    root, names = s["root"], s["classNames"]
-    index = {n: i for i, n in enumerate(names)}
-
-    def files(key):
-        return [(os.path.join(root, rel), index[rel.split("/")[0]]) for rel in s[key]]
-
-    return names, files("train"), files("validation"), files("test")
-
-
-def decode_all(files, size):
-    import numpy as np
-    from PIL import Image, ImageOps
-
-    x = np.empty((len(files), size, size, 3), dtype=np.uint8)
-    y = np.empty((len(files),), dtype=np.int64)
-    for i, (path, label) in enumerate(files):
-        with Image.open(path) as im:
-            im = ImageOps.exif_transpose(im).convert("RGB")
-            x[i] = np.asarray(im.resize((size, size), Image.BILINEAR), dtype=np.uint8)
-        y[i] = label
-    return x, y
 
 
 def augment_batch(x, gen):

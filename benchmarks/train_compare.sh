@@ -8,7 +8,7 @@
 #   benchmarks/train_compare.sh                                   # mobilenetv2, 160 px, batch 32, 2 + 2 epochs
 #   benchmarks/train_compare.sh --backbone efficientnet-lite0
 #   benchmarks/train_compare.sh --image-size 128 --epochs-fe 1 --epochs-ft 1      # a quick check
-#   benchmarks/train_compare.sh --epochs-fe 10 --epochs-ft 10                     # the full recipe
+#   benchmarks/train_compare.sh --epochs-fe 8 --epochs-ft 8                       # the full recipe
 #
 # Options (defaults): --backbone mobilenetv2 | efficientnet-lite0, --data ../shared/data/flowers,
 # --image-size 160, --batch-size 32, --epochs-fe 2, --epochs-ft 2, --fine-tune-at (Petal's default:
@@ -17,7 +17,7 @@
 # --train-bn-statistics, batch statistics, which is what Keras 3's fit does with the usual
 # `base(inputs, training=False)`), --threads 2, --lr 1e-3,
 # --seed 42, --out /tmp/petal-train-compare-<time>, --petal BINARY (default: build
-# .build-bench-train/release/petal), --python PYTHON (default python3 for Keras, /usr/bin/python3
+# ${PETAL_SCRATCH:-.build-bench-train}/release/petal), --python PYTHON (default python3 for Keras, /usr/bin/python3
 # for PyTorch).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -55,6 +55,10 @@ case "$backbone" in
         weights=${PETAL_HOME:-${HOME:-~}/.cache/petal}/weights/efficientnet-lite0-57934424.pth ;;
     *) echo "train_compare.sh: --backbone must be mobilenetv2 or efficientnet-lite0, not '$backbone'" >&2; exit 2 ;;
 esac
+case "$bn_statistics" in
+    frozen|trained) ;;
+    *) echo "train_compare.sh: --bn-statistics must be frozen or trained, not '$bn_statistics'" >&2; exit 2 ;;
+esac
 [ -d "$data" ] || { echo "train_compare.sh: no dataset folder at $data (--data DIR)" >&2; exit 1; }
 [ -f "$weights" ] || { echo "train_compare.sh: no weights at $weights (run scripts/setup.sh)" >&2; exit 1; }
 [ -x /usr/bin/time ] || { echo "train_compare.sh: /usr/bin/time is missing (apt-get install time)" >&2; exit 1; }
@@ -63,10 +67,11 @@ mkdir -p "$out"
 [ ! -e "$out/petal/state.json" ] || { echo "train_compare.sh: $out already holds a comparison; choose another --out" >&2; exit 1; }
 
 if [ -z "$petal" ]; then
-    echo "Building petal (release, .build-bench-train)..." >&2
-    swift build -c release --product petal --scratch-path .build-bench-train >"$out/build.log" 2>&1 \
+    scratch=${PETAL_SCRATCH:-.build-bench-train}
+    echo "Building petal (release, $scratch)..." >&2
+    swift build -c release --product petal --scratch-path "$scratch" >"$out/build.log" 2>&1 \
         || { tail -30 "$out/build.log" >&2; exit 1; }
-    petal=.build-bench-train/release/petal
+    petal=$scratch/release/petal
 fi
 
 uptime >"$out/uptime.txt"
@@ -74,11 +79,7 @@ petal_args=(train "$data" --backbone "$backbone" --image-size "$size" --batch-si
             --epochs-fe "$efe" --epochs-ft "$eft" --lr "$lr" --seed "$seed" --out "$out/petal"
             --augment "$augment" --split 0.7,0.15,0.15 --dropout 0.2 --threads "$threads" --weights "$weights")
 [ -z "$fine_tune_at" ] || petal_args+=(--fine-tune-at "$fine_tune_at")
-case "$bn_statistics" in
-    frozen) ;;
-    trained) petal_args+=(--train-bn-statistics) ;;
-    *) echo "train_compare.sh: --bn-statistics must be frozen or trained, not '$bn_statistics'" >&2; exit 2 ;;
-esac
+[ "$bn_statistics" = frozen ] || petal_args+=(--train-bn-statistics)
 echo "Petal: $petal ${petal_args[*]}" | tee "$out/commands.txt" >&2
 /usr/bin/time -f "%e %M" -o "$out/petal.time" "$petal" "${petal_args[@]}" >"$out/petal.log" 2>&1 \
     || { tail -20 "$out/petal.log" >&2; exit 1; }

@@ -9,7 +9,7 @@ SCRATCH="${PETAL_SCRATCH:-.build-bench}"
 swift build -c release --product petal --scratch-path "$SCRATCH" >&2
 PETAL="$SCRATCH/release/petal"
 WEIGHTS="${PETAL_HOME:+$PETAL_HOME/weights}"
-WEIGHTS="${WEIGHTS:-$HOME/.cache/petal/weights}"
+WEIGHTS="${WEIGHTS:-${HOME:-~}/.cache/petal/weights}"
 for file in efficientnet-lite0-57934424.pth dog_breed_mobilenetv2.h5; do
   best=""
   for _ in 1 2 3 4 5; do

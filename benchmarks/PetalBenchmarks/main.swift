@@ -14,7 +14,6 @@ struct LayerShape {
     var filters: Int
     var kernel: Int
     var stride: Int
-    var depthwise: Bool { groups > 1 }
     var groups: Int { name.contains("dw") ? inputChannels : 1 }
 }
 

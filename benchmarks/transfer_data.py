@@ -1,0 +1,41 @@
+"""The data side shared by keras_transfer.py and torch_transfer.py: a Petal run's split, decoded once.
+
+numpy and Pillow only, so that both interpreters (pyenv's with TensorFlow, Debian's with PyTorch)
+can import it.
+"""
+import json
+import os
+
+
+def load_split(path):
+    """(class names, train, validation, test) from a Petal run's split.json; each list holds
+    (absolute path, label) pairs, the label being the index of the file's class folder."""
+    with open(path) as f:
+        s = json.load(f)
+    root = s["root"]
+    if root.startswith("file://"):
+        root = root[len("file://"):]
+    names = s["classNames"]
+    index = {n: i for i, n in enumerate(names)}
+
+    def files(key):
+        # The first path component is the class folder, which gives the label.
+        return [(os.path.join(root, rel), index[rel.split("/")[0]]) for rel in s[key]]
+
+    return names, files("train"), files("validation"), files("test")
+
+
+def decode_all(files, size):
+    """Decodes every file once to SxS RGB uint8 NHWC (upright, stretched, no crop, PIL bilinear =
+    antialiased triangle filter), as Petal's ImageCache; labels as int64."""
+    import numpy as np
+    from PIL import Image, ImageOps
+
+    x = np.empty((len(files), size, size, 3), dtype=np.uint8)
+    y = np.empty((len(files),), dtype=np.int64)
+    for i, (path, label) in enumerate(files):
+        with Image.open(path) as im:
+            im = ImageOps.exif_transpose(im).convert("RGB")
+            x[i] = np.asarray(im.resize((size, size), Image.BILINEAR), dtype=np.uint8)
+        y[i] = label
+    return x, y
