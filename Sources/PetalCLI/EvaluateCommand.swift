@@ -76,24 +76,19 @@ struct EvaluateCommand: ParsableCommand {
     /// The run's final model on the run's own saved test split (split.json), so evaluation
     /// later uses exactly the images training held out.
     static func runTestPredictions(_ run: RunFolder) throws -> PredictionSet {
-        let modelURL = run.file("model.safetensors")
-        let splitURL = run.file("split.json")
-        guard FileManager.default.fileExists(atPath: modelURL.path), FileManager.default.fileExists(atPath: splitURL.path) else {
+        let modelURL = run.file(TransferClassifier.runModelFile)
+        guard FileManager.default.fileExists(atPath: modelURL.path) else {
             throw EvaluationError.unreadableFile(path: modelURL.path,
-                                                 reason: "no finished model and split in this run folder (was training finished?)")
+                                                 reason: "no finished model in this run folder (was training finished?)")
         }
-        let split = try DatasetSplit.load(from: splitURL)
+        // Names split.json itself when it is missing or unreadable.
+        let split = try DatasetSplit.load(from: run.file("split.json"))
         return try predictions(TransferClassifier.load(from: modelURL), files: split.test, classNames: split.classNames)
     }
 
     /// A trained model on any folder-per-class data with the same classes.
     static func modelPredictions(model: URL, data: URL) throws -> PredictionSet {
-        var modelURL = model
-        var isDirectory: ObjCBool = false
-        if FileManager.default.fileExists(atPath: model.path, isDirectory: &isDirectory), isDirectory.boolValue {
-            modelURL = model.appendingPathComponent("model.safetensors")
-        }
-        let classifier = try TransferClassifier.load(from: modelURL)
+        let classifier = try TransferClassifier.load(fileOrRunFolder: model)
         let folder = try ImageFolder(data)
         guard folder.classNames == classifier.classNames else {
             throw EvaluationError.inconsistentInput(
@@ -108,10 +103,8 @@ struct EvaluateCommand: ParsableCommand {
         for failure in cache.failures {
             FileHandle.standardError.write(Data("petal evaluate: skipping \(failure)\n".utf8))
         }
-        let loader = BatchLoader(cache: cache, batchSize: 32, shuffle: false, normalization: model.normalization)
+        let loader = BatchLoader.evaluation(cache: cache, batchSize: 32, normalization: model.normalization)
         let result = Trainer.evaluate(model, loader)
-        return PredictionSet(classNames: classNames, predictions: zip(cache.files, result.probabilities).map {
-            PredictionRecord(path: $0.0.url.path, trueLabel: $0.0.label, probabilities: $0.1)
-        })
+        return PredictionSet(classNames: classNames, files: cache.files, probabilities: result.probabilities)
     }
 }

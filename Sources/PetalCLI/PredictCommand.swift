@@ -95,12 +95,7 @@ struct PredictCommand: ParsableCommand {
             return (Predictor(network: network, size: size, normalization: architecture.normalization,
                               classNames: ImageNetClasses.names), inputs)
         }
-        var modelURL = URL(fileURLWithPath: inputs[0])
-        var isDirectory: ObjCBool = false
-        if FileManager.default.fileExists(atPath: modelURL.path, isDirectory: &isDirectory), isDirectory.boolValue {
-            modelURL = modelURL.appendingPathComponent("model.safetensors")
-        }
-        let model = try TransferClassifier.load(from: modelURL)
+        let model = try TransferClassifier.load(fileOrRunFolder: URL(fileURLWithPath: inputs[0]))
         return (Predictor(network: model.network, size: model.inputSize, normalization: model.normalization,
                           classNames: model.classNames), Array(inputs.dropFirst()))
     }
@@ -127,5 +122,17 @@ struct Predictor {
         let p = SoftmaxCrossEntropy.softmax(logits)
         let k = logits.shape[1]
         return (0..<n).map { Array(p[($0 * k)..<(($0 + 1) * k)]) }
+    }
+}
+
+extension TransferClassifier {
+    /// The final model's file name in a run folder (as `petal train` writes it).
+    static let runModelFile = "model.safetensors"
+
+    /// A model file, or a run folder's final model: `petal predict RUN ...`, `petal evaluate RUN DATA`.
+    static func load(fileOrRunFolder url: URL) throws -> TransferClassifier {
+        var isDirectory: ObjCBool = false
+        let isFolder = FileManager.default.fileExists(atPath: url.path, isDirectory: &isDirectory) && isDirectory.boolValue
+        return try load(from: isFolder ? url.appendingPathComponent(runModelFile) : url)
     }
 }

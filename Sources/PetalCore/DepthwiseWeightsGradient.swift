@@ -10,8 +10,7 @@ import Foundation
 /// between the cores.
 final class DepthwiseWeightsGradient: @unchecked Sendable {
     let spec: ConvolutionSpec
-    private let source = OutputSlot()
-    private let destinationGradient = OutputSlot()
+    private let scratch = ReorderScratch()
     private let gradient: Tensor
 
     init(_ spec: ConvolutionSpec) {
@@ -28,8 +27,8 @@ final class DepthwiseWeightsGradient: @unchecked Sendable {
 
     /// Overwrites `weightsGradient` (any layout) with dL/dW.
     func compute(source x: Tensor, destinationGradient g: Tensor, weightsGradient: Tensor) {
-        let blockedX = blocked(x, shape: spec.input, slot: source)
-        let blockedG = blocked(g, shape: spec.output, slot: destinationGradient)
+        let blockedX = blocked(x, shape: spec.input, slot: DNNL_ARG_SRC)
+        let blockedG = blocked(g, shape: spec.output, slot: DNNL_ARG_DIFF_DST)
         let (n, c, h, w) = (spec.input[0], spec.input[1], spec.input[2], spec.input[3])
         let (oh, ow) = (spec.output[2], spec.output[3])
         let (kh, kw) = (spec.kernelSize[0], spec.kernelSize[1])
@@ -73,11 +72,8 @@ final class DepthwiseWeightsGradient: @unchecked Sendable {
     }
 
     /// The tensor in nChw8c, converted into a reused buffer when it is not already.
-    private func blocked(_ t: Tensor, shape: [Int], slot: OutputSlot) -> Tensor {
+    private func blocked(_ t: Tensor, shape: [Int], slot: Int32) -> Tensor {
         let layout = TensorLayout(shape: shape, type: .float32, tag: dnnl_nChw8c)
-        if t.layout == layout { return t }
-        let buffer = slot.tensor(layout)
-        buffer.assign(t)
-        return buffer
+        return t.layout == layout ? t : scratch.converted(t, to: layout, slot: slot)
     }
 }

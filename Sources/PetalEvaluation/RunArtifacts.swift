@@ -1,5 +1,6 @@
 import Foundation
 import PetalCore
+import PetalData
 import PetalTraining
 
 /// The files a training run leaves in its folder. The report reads them; any that is
@@ -124,6 +125,13 @@ public struct PredictionSet: Codable, Sendable, Equatable {
     public var predictions: [PredictionRecord]
     public init(classNames: [String], predictions: [PredictionRecord]) {
         self.classNames = classNames; self.predictions = predictions
+    }
+
+    /// One record per file, with the model's probabilities for it (same order).
+    public init(classNames: [String], files: [LabeledFile], probabilities: [[Float]]) {
+        self.init(classNames: classNames, predictions: zip(files, probabilities).map {
+            PredictionRecord(path: $0.0.url.path, trueLabel: $0.0.label, probabilities: $0.1)
+        })
     }
 
     /// The metrics of these predictions; throws if labels or probability rows do not fit the classes.

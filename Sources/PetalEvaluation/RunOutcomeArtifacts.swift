@@ -20,9 +20,8 @@ public enum RunOutcomeArtifacts {
             .init(name: $0.name, seconds: $0.seconds, imagesPerSecond: $0.imagesPerSecond, epochs: $0.epochs)
         }, totalSeconds: outcome.totalSeconds)
         try RunFileIO.write(timings, to: folder.file(RunFile.timings))
-        let predictions = PredictionSet(classNames: outcome.classNames, predictions: zip(outcome.testFiles, outcome.test.probabilities).map {
-            PredictionRecord(path: $0.0.url.path, trueLabel: $0.0.label, probabilities: $0.1)
-        })
+        let predictions = PredictionSet(classNames: outcome.classNames, files: outcome.testFiles,
+                                        probabilities: outcome.test.probabilities)
         try RunFileIO.write(predictions, to: folder.file(RunFile.predictions))
         let metrics = try predictions.metrics(topK: min(2, outcome.classNames.count))
         try RunFileIO.write(metrics, to: folder.file(RunFile.metrics))

@@ -3,7 +3,7 @@ import XCTest
 import PetalCore
 import PetalLayers
 import PetalWeights
-import PetalModels
+@testable import PetalModels
 @testable import PetalTraining
 import PetalTestSupport
 
@@ -33,10 +33,7 @@ final class FineTuningReferenceTests: XCTestCase {
                                            inputSize: 160, head: HeadConfig(dropout: 0),
                                            base: PretrainedWeights.binder(for: .mobileNetV2(), url: weights))
         // The fixture's head, Keras layout [in, out] -> Petal's [out, in].
-        let kernel = fixture.tensors["head.kernel"]!.toArray()
-        var transposed = [Float](repeating: 0, count: 5 * 1280)
-        for o in 0..<5 { for i in 0..<1280 { transposed[o * 1280 + i] = kernel[i * 5 + o] } }
-        parameter(model, "predictions/kernel").load(Tensor(shape: [5, 1280], values: transposed))
+        parameter(model, "predictions/kernel").load(transpose(fixture.tensors["head.kernel"]!, permutation: [1, 0]))
         parameter(model, "predictions/bias").load(fixture.tensors["head.bias"]!)
         model.unfreezeBase(from: from, trainStatistics: trainStatistics)
 

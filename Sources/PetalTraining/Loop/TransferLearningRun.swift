@@ -119,9 +119,8 @@ public final class TransferLearningRun {
         let train = BatchLoader(cache: trainCache, batchSize: config.batchSize, shuffle: true,
                                 augmentation: config.augmentation, normalization: normalization, seed: config.seed,
                                 workers: 1)
-        let validation = BatchLoader(cache: validationCache, batchSize: config.batchSize, shuffle: false,
-                                     normalization: normalization)
-        let test = BatchLoader(cache: testCache, batchSize: config.batchSize, shuffle: false, normalization: normalization)
+        let validation = BatchLoader.evaluation(cache: validationCache, batchSize: config.batchSize, normalization: normalization)
+        let test = BatchLoader.evaluation(cache: testCache, batchSize: config.batchSize, normalization: normalization)
 
         // Model: new from pretrained weights, or the last checkpoint of an interrupted run.
         let lastURL = folder.appendingPathComponent(Self.lastModel)

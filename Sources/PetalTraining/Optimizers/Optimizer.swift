@@ -93,9 +93,6 @@ public enum OptimizerError: Error, CustomStringConvertible, Equatable {
     }
 }
 
-/// Per-parameter state tensors, created zeroed in the parameter's layout on first use and
-/// keyed by parameter identity. The entry keeps its parameter alive, so an identifier is
-/// never reused by another parameter while its state exists.
 /// An optimizer whose state is its slot tensors and step count: reset, export and import
 /// are the same for all of them.
 protocol SlotOptimizer: Optimizer {
@@ -122,6 +119,9 @@ extension SlotOptimizer {
     }
 }
 
+/// Per-parameter state tensors, created zeroed in the parameter's layout on first use and
+/// keyed by parameter identity. The entry keeps its parameter alive, so an identifier is
+/// never reused by another parameter while its state exists.
 final class SlotStore {
     let names: [String]
     private struct Entry {
