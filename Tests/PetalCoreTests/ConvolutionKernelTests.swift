@@ -1,5 +1,6 @@
 import XCTest
 import PetalCore
+import PetalTestSupport
 
 /// The convolution kernels pick oneDNN's optimised implementations for MobileNetV2's layer
 /// (and EfficientNet-Lite's 5x5 depthwise) kinds in all three directions (a "ref" implementation is ~100x slower).
@@ -37,7 +38,7 @@ final class ConvolutionKernelTests: XCTestCase {
     func testBackwardDataWeightsLayoutGivesTheSameGradient() {
         var g = SplitMix64(seed: 11)
         func random(_ shape: [Int]) -> Tensor {
-            Tensor(shape: shape, values: (0..<shape.reduce(1, *)).map { _ in g.nextUnitFloat() - 0.5 })
+            g.tensor(shape) { $0 - 0.5 }
         }
         let spec = ConvolutionSpec(input: [2, 16, 4, 4], outputChannels: 24, kernel: [1, 1], stride: [1, 1],
                                    padding: [0, 0, 0, 0], hasBias: false)

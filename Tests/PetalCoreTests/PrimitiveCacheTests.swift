@@ -1,12 +1,13 @@
 import XCTest
 import PetalCore
+import PetalTestSupport
 
 /// Primitives are created once per shape and layout: a training step after the first
 /// creates none (creation costs milliseconds; a MobileNetV2 step runs ~150 primitives).
 final class PrimitiveCacheTests: XCTestCase {
     private func random(_ shape: [Int], seed: UInt64) -> Tensor {
         var g = SplitMix64(seed: seed)
-        return Tensor(shape: shape, values: (0..<shape.reduce(1, *)).map { _ in g.nextUnitFloat() * 2 - 1 })
+        return g.tensor(shape) { $0 * 2 - 1 }
     }
 
     /// A conv -> batch norm -> ReLU6 -> global average pool network on the typed kernels,

@@ -1,14 +1,14 @@
 import XCTest
 import PetalCore
 @testable import PetalLayers
+import PetalTestSupport
 
 /// Finite-difference checks of every layer's backward pass. The loss is L = Σ y·R for a
 /// fixed random R, so dL/dy = R; central differences are accumulated in Double.
 final class GradientCheckTests: XCTestCase {
     private func random(_ shape: [Int], seed: UInt64, scale: Float = 1) -> Tensor {
         var g = SplitMix64(seed: seed)
-        let n = shape.reduce(1, *)
-        return Tensor(shape: shape, values: (0..<n).map { _ in (g.nextUnitFloat() * 2 - 1) * scale })
+        return g.tensor(shape) { ($0 * 2 - 1) * scale }
     }
 
     private func loss(_ network: Network, _ x: Tensor, _ r: [Float]) -> Double {

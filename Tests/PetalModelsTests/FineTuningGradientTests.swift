@@ -3,6 +3,7 @@ import XCTest
 import PetalCore
 import PetalLayers
 @testable import PetalModels
+import PetalTestSupport
 
 /// The fine-tuning pass as training runs it (frozen prefix folded, batch-norm statistics
 /// frozen, backward stopping at layer 100) gives the gradients finite differences give.
@@ -14,12 +15,12 @@ final class FineTuningGradientTests: XCTestCase {
         var generator = SplitMix64(seed: 5)
         for layer in model.network.layers {
             guard let bn = layer as? BatchNormalization else { continue }
-            bn.movingMean.load(Tensor(shape: [bn.channels], values: (0..<bn.channels).map { _ in generator.nextUnitFloat() - 0.5 }))
-            bn.movingVariance.load(Tensor(shape: [bn.channels], values: (0..<bn.channels).map { _ in 0.5 + generator.nextUnitFloat() }))
-            bn.gamma.load(Tensor(shape: [bn.channels], values: (0..<bn.channels).map { _ in 0.5 + generator.nextUnitFloat() }))
+            bn.movingMean.load(generator.tensor([bn.channels]) { $0 - 0.5 })
+            bn.movingVariance.load(generator.tensor([bn.channels]) { 0.5 + $0 })
+            bn.gamma.load(generator.tensor([bn.channels]) { 0.5 + $0 })
         }
         model.unfreezeBase(from: 100)
-        let x = Tensor(shape: [2, 3, 64, 64], values: (0..<(2 * 3 * 64 * 64)).map { _ in generator.nextUnitFloat() * 2 - 1 })
+        let x = generator.tensor([2, 3, 64, 64]) { $0 * 2 - 1 }
         let labels = [0, 2]
         func loss() -> Double { SoftmaxCrossEntropy.evaluate(logits: model.network.forward(x, training: true), labels: labels).loss }
         // A few plain gradient steps first, so that stale copies of updated weights would show.

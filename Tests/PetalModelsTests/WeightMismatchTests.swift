@@ -50,7 +50,7 @@ final class WeightMismatchTests: XCTestCase {
         XCTAssertEqual(loaded.classNames, ["x", "y", "z"])
         XCTAssertEqual(loaded.head, model.head)
         var generator = SplitMix64(seed: 3)
-        let x = Tensor(shape: [2, 3, 64, 64], values: (0..<(2 * 3 * 64 * 64)).map { _ in generator.nextUnitFloat() })
+        let x = generator.tensor([2, 3, 64, 64])
         XCTAssertEqual(model.predict(x), loaded.predict(x))
         // The summary counts what Keras counts: MobileNetV2 0.35 base plus an 8-unit hidden layer and 3 outputs.
         model.freezeBase()

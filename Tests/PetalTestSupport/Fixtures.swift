@@ -8,14 +8,16 @@ public enum Fixtures {
 
     public static func url(_ name: String) -> URL { directory.appendingPathComponent(name) }
 
+    /// The checkout's root folder (Tests/Fixtures is two levels below it).
+    public static var repositoryRoot: URL { directory.deletingLastPathComponent().deletingLastPathComponent() }
+
     /// The shared flowers dataset, if this machine has it (../shared/data/flowers beside the
     /// checkout, or PETAL_FLOWERS). Tests that need it skip with a message where it is absent.
     public static var flowers: URL? {
         if let env = ProcessInfo.processInfo.environment["PETAL_FLOWERS"] {
             return FileManager.default.fileExists(atPath: env) ? URL(fileURLWithPath: env) : nil
         }
-        let root = directory.deletingLastPathComponent().deletingLastPathComponent()
-        let candidate = root.deletingLastPathComponent().appendingPathComponent("shared/data/flowers")
+        let candidate = repositoryRoot.deletingLastPathComponent().appendingPathComponent("shared/data/flowers")
         return FileManager.default.fileExists(atPath: candidate.path) ? candidate : nil
     }
 

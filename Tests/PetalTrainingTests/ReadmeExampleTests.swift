@@ -60,8 +60,7 @@ final class ReadmeExampleTests: XCTestCase {
 
     func testReadmeShowsThisExample() throws {
         let source = try String(contentsOf: URL(fileURLWithPath: #filePath), encoding: .utf8)
-        let readme = try String(contentsOf: Fixtures.directory.deletingLastPathComponent().deletingLastPathComponent()
-            .appendingPathComponent("README.md"), encoding: .utf8)
+        let readme = try String(contentsOf: Fixtures.repositoryRoot.appendingPathComponent("README.md"), encoding: .utf8)
         let begin = source.range(of: "    // README-EXAMPLE-BEGIN\n")!.upperBound
         let end = source.range(of: "    // README-EXAMPLE-END")!.lowerBound
         let example = source[begin..<end].split(separator: "\n", omittingEmptySubsequences: false)
