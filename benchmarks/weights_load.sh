@@ -14,6 +14,7 @@ for file in efficientnet-lite0-57934424.pth dog_breed_mobilenetv2.h5; do
   best=""
   for _ in 1 2 3 4 5; do
     t=$("$PETAL" weights inspect "$WEIGHTS/$file" | sed -n 's/.* read in \([0-9.]*\) s.*/\1/p' | head -1)
+    [ -n "$t" ] || { echo "weights_load.sh: no 'read in N s' line from petal weights inspect $WEIGHTS/$file" >&2; exit 1; }
     if [ -z "$best" ] || awk "BEGIN{exit !($t < $best)}"; then best=$t; fi
   done
   echo "read $file: ${best} s"
