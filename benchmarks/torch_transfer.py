@@ -41,28 +41,18 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 sys.path.insert(0, HERE)
-from transfer_data import decode_all, load_split  # noqa: E402
+from transfer_data import add_recipe_arguments, decode_all, load_split  # noqa: E402
 
 
 def parse_args():
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--split", required=True, help="split.json of a Petal run")
+    add_recipe_arguments(p)
     p.add_argument("--backbone", default="efficientnet-lite0", choices=["efficientnet-lite0"])
     p.add_argument("--weights", default=os.path.expanduser("~/.cache/petal/weights/efficientnet-lite0-57934424.pth"),
                    help="the Lite0 package's state dict, or 'none'")
-    p.add_argument("--image-size", type=int, default=160)
-    p.add_argument("--batch-size", type=int, default=32)
-    p.add_argument("--epochs-fe", type=int, default=2)
-    p.add_argument("--epochs-ft", type=int, default=2)
     p.add_argument("--fine-tune-at", default="_blocks.11.",
                    help="name (prefix) of the first base module to train in phase 2 (Petal's default _blocks.11.)")
-    p.add_argument("--lr", type=float, default=1e-3)
-    p.add_argument("--dropout", type=float, default=0.2)
-    p.add_argument("--augment", default="standard", choices=["standard", "none"])
-    p.add_argument("--bn-statistics", default="frozen", choices=["frozen", "trained"],
-                   help="phase 2: trainable batch norms in eval mode (frozen) or train mode (trained)")
     p.add_argument("--threads", type=int, default=2)
-    p.add_argument("--seed", type=int, default=42)
     return p.parse_args()
 
 

@@ -1,10 +1,26 @@
-"""The data side shared by keras_transfer.py and torch_transfer.py: a Petal run's split, decoded once.
+"""What keras_transfer.py and torch_transfer.py share: the recipe options, a Petal run's split, decoded once.
 
 numpy and Pillow only, so that both interpreters (pyenv's with TensorFlow, Debian's with PyTorch)
 can import it.
 """
 import json
 import os
+
+
+def add_recipe_arguments(p):
+    """The options both twins take from train_compare.sh: the split and Petal's recipe."""
+    p.add_argument("--split", required=True, help="split.json of a Petal run")
+    p.add_argument("--image-size", type=int, default=160)
+    p.add_argument("--batch-size", type=int, default=32)
+    p.add_argument("--epochs-fe", type=int, default=2)
+    p.add_argument("--epochs-ft", type=int, default=2)
+    p.add_argument("--lr", type=float, default=1e-3)
+    p.add_argument("--dropout", type=float, default=0.2)
+    p.add_argument("--augment", default="standard", choices=["standard", "none"])
+    p.add_argument("--bn-statistics", default="frozen", choices=["frozen", "trained"],
+                   help="phase 2: trainable batch norms on their moving statistics (frozen, Petal's default) "
+                        "or on the batch's, updating the moving ones (trained, --train-bn-statistics)")
+    p.add_argument("--seed", type=int, default=42)
 
 
 def load_split(path):
