@@ -41,7 +41,7 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 sys.path.insert(0, HERE)
-from transfer_data import add_recipe_arguments, decode_all, load_split  # noqa: E402
+from transfer_data import add_recipe_arguments, decode_split  # noqa: E402
 
 
 def parse_args():
@@ -107,14 +107,7 @@ def main():
     gen = torch.Generator().manual_seed(args.seed)
     size, batch = args.image_size, args.batch_size
 
-    names, train_files, val_files, test_files = load_split(args.split)
-    t0 = time.time()
-    x_train, y_train = decode_all(train_files, size)
-    x_val, y_val = decode_all(val_files, size)
-    x_test, y_test = decode_all(test_files, size)
-    decode_seconds = time.time() - t0
-    log(f"Data: {len(y_train)} train, {len(y_val)} validation, {len(y_test)} test images in "
-        f"{len(names)} classes, decoded at {size}x{size} in {decode_seconds:.1f} s")
+    names, (x_train, y_train), (x_val, y_val), (x_test, y_test), decode_seconds = decode_split(args.split, size)
     # NCHW uint8 tensors in memory; batches are made from them.
     tensors = {k: (torch.from_numpy(x).permute(0, 3, 1, 2).contiguous(), torch.from_numpy(y))
                for k, (x, y) in {"train": (x_train, y_train), "val": (x_val, y_val), "test": (x_test, y_test)}.items()}

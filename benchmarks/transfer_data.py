@@ -5,6 +5,8 @@ can import it.
 """
 import json
 import os
+import sys
+import time
 
 
 def add_recipe_arguments(p):
@@ -55,3 +57,15 @@ def decode_all(files, size):
             x[i] = np.asarray(im.resize((size, size), Image.BILINEAR), dtype=np.uint8)
         y[i] = label
     return x, y
+
+
+def decode_split(path, size):
+    """Every file of a Petal run's split.json decoded at SxS: (class names, (x, y) for train,
+    validation and test, seconds spent decoding); reports the counts on stderr."""
+    names, train, validation, test = load_split(path)
+    start = time.time()
+    decoded = [decode_all(files, size) for files in (train, validation, test)]
+    seconds = time.time() - start
+    print(f"Data: {len(train)} train, {len(validation)} validation, {len(test)} test images in "
+          f"{len(names)} classes, decoded at {size}x{size} in {seconds:.1f} s", file=sys.stderr, flush=True)
+    return names, decoded[0], decoded[1], decoded[2], seconds
