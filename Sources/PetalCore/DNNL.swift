@@ -30,6 +30,28 @@ public enum DNNL {
         return "\(v.pointee.major).\(v.pointee.minor).\(v.pointee.patch)"
     }
 
+    /// The instruction set oneDNN's kernels use on this CPU (what it detected, or what
+    /// ONEDNN_MAX_CPU_ISA limits it to), e.g. "avx512_core_bf16" or "avx2".
+    public static var isa: String {
+        switch dnnl_get_effective_cpu_isa() {
+        case dnnl_cpu_isa_sse41: return "sse41"
+        case dnnl_cpu_isa_avx: return "avx"
+        case dnnl_cpu_isa_avx2: return "avx2"
+        case dnnl_cpu_isa_avx2_vnni: return "avx2_vnni"
+        case dnnl_cpu_isa_avx512_core: return "avx512_core"
+        case dnnl_cpu_isa_avx512_core_vnni: return "avx512_core_vnni"
+        case dnnl_cpu_isa_avx512_core_bf16: return "avx512_core_bf16"
+        case dnnl_cpu_isa_avx512_core_amx: return "avx512_core_amx"
+        case let other: return "isa 0x\(String(other.rawValue, radix: 16))"
+        }
+    }
+
+    /// Whether oneDNN computes bf16 natively here (AVX512_BF16 or AMX).
+    public static var hasNativeBF16: Bool {
+        let isa = dnnl_get_effective_cpu_isa()
+        return isa == dnnl_cpu_isa_avx512_core_bf16 || isa == dnnl_cpu_isa_avx512_core_amx
+    }
+
     // libdnnl is linked against the OpenMP runtime, so its symbols are in the process;
     // looking them up avoids linking libgomp by a compiler-specific path.
     private typealias SetThreads = @convention(c) (Int32) -> Void
