@@ -9,7 +9,7 @@ let package = Package(
     platforms: [.macOS(.v13)],
     products: [
         .library(name: "Petal", targets: ["PetalCore", "PetalLayers", "PetalWeights", "PetalModels",
-                                          "PetalData", "PetalTraining", "PetalEvaluation"]),
+                                          "PetalData", "PetalTraining", "PetalEvaluation", "PetalInference"]),
         .executable(name: "petal", targets: ["PetalCLI"]),
     ],
     dependencies: [
@@ -41,9 +41,11 @@ let package = Package(
                 swiftSettings: [.unsafeFlags(["-Xcc", "-fno-math-errno"])]),
         // Metrics and the HTML report.
         .target(name: "PetalEvaluation", dependencies: ["PetalCore", "PetalData", "PetalTraining", "CTurboJPEG"]),
+        // A trained model loaded once and used from many threads: decode, normalise, classify.
+        .target(name: "PetalInference", dependencies: ["PetalCore", "PetalLayers", "PetalModels", "PetalData"]),
         // The `petal` command.
         .executableTarget(name: "PetalCLI", dependencies: [
-            "PetalCore", "PetalLayers", "PetalWeights", "PetalModels", "PetalData", "PetalTraining", "PetalEvaluation",
+            "PetalCore", "PetalLayers", "PetalWeights", "PetalModels", "PetalData", "PetalTraining", "PetalEvaluation", "PetalInference",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
@@ -58,6 +60,7 @@ let package = Package(
         .testTarget(name: "PetalDataTests", dependencies: ["PetalData", "PetalTestSupport"]),
         .testTarget(name: "PetalTrainingTests", dependencies: ["PetalTraining", "PetalTestSupport"]),
         .testTarget(name: "PetalEvaluationTests", dependencies: ["PetalEvaluation", "PetalTestSupport"]),
+        .testTarget(name: "PetalInferenceTests", dependencies: ["PetalInference", "PetalTestSupport"]),
         // Shared by the tests: fixture lookup, temporary folders, the shared flowers path.
         .target(name: "PetalTestSupport", dependencies: ["PetalCore", "PetalWeights"], path: "Tests/PetalTestSupport"),
     ],

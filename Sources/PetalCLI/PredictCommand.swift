@@ -124,15 +124,3 @@ struct Predictor {
         return (0..<n).map { Array(p[($0 * k)..<(($0 + 1) * k)]) }
     }
 }
-
-extension TransferClassifier {
-    /// The final model's file name in a run folder (as `petal train` writes it).
-    static let runModelFile = "model.safetensors"
-
-    /// A model file, or a run folder's final model: `petal predict RUN ...`, `petal evaluate RUN DATA`.
-    static func load(fileOrRunFolder url: URL) throws -> TransferClassifier {
-        var isDirectory: ObjCBool = false
-        let isFolder = FileManager.default.fileExists(atPath: url.path, isDirectory: &isDirectory) && isDirectory.boolValue
-        return try load(from: isFolder ? url.appendingPathComponent(runModelFile) : url)
-    }
-}

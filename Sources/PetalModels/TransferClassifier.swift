@@ -172,3 +172,15 @@ public final class TransferClassifier: @unchecked Sendable {
                                   baseLayerCount: baseCount)
     }
 }
+
+extension TransferClassifier {
+    /// The final model's file name in a run folder (as `petal train` writes it).
+    public static let runModelFile = "model.safetensors"
+
+    /// A model file, or a run folder's final model: `petal predict RUN ...`, `petal evaluate RUN DATA`.
+    public static func load(fileOrRunFolder url: URL) throws -> TransferClassifier {
+        var isDirectory: ObjCBool = false
+        let isFolder = FileManager.default.fileExists(atPath: url.path, isDirectory: &isDirectory) && isDirectory.boolValue
+        return try load(from: isFolder ? url.appendingPathComponent(runModelFile) : url)
+    }
+}
