@@ -61,6 +61,8 @@ let package = Package(
         .testTarget(name: "PetalTrainingTests", dependencies: ["PetalTraining", "PetalTestSupport"]),
         .testTarget(name: "PetalEvaluationTests", dependencies: ["PetalEvaluation", "PetalTestSupport"]),
         .testTarget(name: "PetalInferenceTests", dependencies: ["PetalInference", "PetalTestSupport"]),
+        // Runs the built `petal` binary as a user would (the dependency makes SwiftPM build it).
+        .testTarget(name: "PetalCLITests", dependencies: ["PetalCLI", "PetalTestSupport"]),
         // Shared by the tests: fixture lookup, temporary folders, the shared flowers path.
         .target(name: "PetalTestSupport", dependencies: ["PetalCore", "PetalWeights"], path: "Tests/PetalTestSupport"),
     ],
