@@ -15,6 +15,9 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/weichsel/ZIPFoundation", from: "0.9.19"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+        // Tests only: a real HTTP client for petal serve's tests.
+        .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
     ],
     targets: [
         // C libraries, through module maps.
@@ -43,9 +46,14 @@ let package = Package(
         .target(name: "PetalEvaluation", dependencies: ["PetalCore", "PetalData", "PetalTraining", "CTurboJPEG"]),
         // A trained model loaded once and used from many threads: decode, normalise, classify.
         .target(name: "PetalInference", dependencies: ["PetalCore", "PetalLayers", "PetalModels", "PetalData"]),
+        // `petal serve`: HTTP inference (Petal's API, the Open Inference Protocol, an upload page) with dynamic batching.
+        .target(name: "PetalServe", dependencies: ["PetalCore", "PetalData", "PetalInference",
+                                                  .product(name: "Hummingbird", package: "hummingbird")],
+                swiftSettings: [.swiftLanguageMode(.v6)]),
         // The `petal` command.
         .executableTarget(name: "PetalCLI", dependencies: [
             "PetalCore", "PetalLayers", "PetalWeights", "PetalModels", "PetalData", "PetalTraining", "PetalEvaluation", "PetalInference",
+            "PetalServe",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
@@ -61,6 +69,10 @@ let package = Package(
         .testTarget(name: "PetalTrainingTests", dependencies: ["PetalTraining", "PetalTestSupport"]),
         .testTarget(name: "PetalEvaluationTests", dependencies: ["PetalEvaluation", "PetalTestSupport"]),
         .testTarget(name: "PetalInferenceTests", dependencies: ["PetalInference", "PetalTestSupport"]),
+        .testTarget(name: "PetalServeTests", dependencies: [
+            "PetalServe", "PetalTestSupport", "PetalModels", "PetalCLI",
+            .product(name: "AsyncHTTPClient", package: "async-http-client"),
+        ], swiftSettings: [.swiftLanguageMode(.v6)]),
         // Runs the built `petal` binary as a user would (the dependency makes SwiftPM build it).
         .testTarget(name: "PetalCLITests", dependencies: ["PetalCLI", "PetalTestSupport"]),
         // Shared by the tests: fixture lookup, temporary folders, the shared flowers path.
