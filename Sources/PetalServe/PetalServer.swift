@@ -153,20 +153,24 @@ struct AnswerMiddleware<Context: RequestContext>: RouterMiddleware {
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         let start = ContinuousClock.now
         var response: Response
+        var matched = context.endpointPath
         do {
             response = try await next(request, context)
+            matched = context.endpointPath
         } catch let error as ServeError {
+            matched = context.endpointPath
             response = try error.response(from: request, context: context)
         } catch let error as any HTTPResponseError {
-            let message = error.status == .notFound && context.endpointPath == nil
-                ? ServeError.notFound("\(request.method) \(request.uri.path)").description
-                : (error as? HTTPError)?.body ?? error.status.reasonPhrase
+            // The router's own errors: no route (404) for the path, or Hummingbird's checks.
+            if error.status == .notFound { matched = nil }
+            let message = error.status == .notFound ? ServeError.notFound("\(request.method) \(request.uri.path)").description
+                                                    : (error as? HTTPError)?.body ?? error.status.reasonPhrase
             response = JSONResponse.make(ErrorBody(error: message), status: error.status)
         } catch {
             response = try ServeError.internal("\(error)").response(from: request, context: context)
         }
         let elapsed = ContinuousClock.now - start
-        let route = context.endpointPath ?? "unmatched"
+        let route = matched ?? "unmatched"
         metrics.recordRequest(route: route, code: response.status.code, seconds: elapsed.milliseconds / 1000)
         if !quiet {
             let line = "\(request.method) \(request.uri) \(response.status.code) \(String(format: "%.1f", elapsed.milliseconds)) ms\n"
