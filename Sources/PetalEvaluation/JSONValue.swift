@@ -1,4 +1,5 @@
 import Foundation
+import PetalCore
 
 /// Any JSON value, for files whose shape Petal does not fix (config.json).
 public enum JSONValue: Codable, Sendable, Equatable {
@@ -54,9 +55,7 @@ public enum JSONValue: Codable, Sendable, Equatable {
             return String(value)
         case .string(let value): return value
         case .array, .object:
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-            guard let data = try? encoder.encode(self) else { return "?" }
+            guard let data = try? PetalJSON.encode(self) else { return "?" }
             return String(decoding: data, as: UTF8.self)
         }
     }
