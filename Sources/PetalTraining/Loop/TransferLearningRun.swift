@@ -32,7 +32,9 @@ public final class TransferLearningRun {
     private var state: RunState
     /// Where the run's files are written now: a new run's temporary folder until it is set up.
     private var files: RunFolder
-    /// Held while this run exists, so no other process trains in the same folder.
+    /// A new run (made by `execute`), not a resumed one.
+    private let isNew: Bool
+    /// Held while the run trains, so no other process trains in the same folder.
     private var lock: RunLock?
     /// Print Keras's model summary at the start of each phase.
     public var printsSummary = false
@@ -46,6 +48,7 @@ public final class TransferLearningRun {
         self.progress = progress
         state = RunState()
         files = RunFolder(folder)
+        isNew = true
     }
 
     /// Continues an interrupted run from its last completed epoch. A finished run, or one
@@ -61,6 +64,7 @@ public final class TransferLearningRun {
         self.folder = run.url
         self.progress = progress
         files = run
+        isNew = false
     }
 
     public var isFinished: Bool { state.isFinished }
@@ -70,8 +74,10 @@ public final class TransferLearningRun {
     public func execute() throws -> RunOutcome {
         let started = Date()
         if let threads = config.threads { DNNL.threads = threads }
+        // Released when the run ends, finished, interrupted or failed.
+        defer { lock = nil }
         let setUp: SetUp
-        if lock == nil {
+        if isNew {
             // A new run is set up out of sight and put in place only once its data and model
             // are ready, so a bad dataset or option leaves no half-made run folder behind.
             let staged = try RunFolder.stage(for: folder)
@@ -88,6 +94,7 @@ public final class TransferLearningRun {
                 throw error
             }
         } else {
+            if lock == nil { lock = try files.lock() }
             setUp = try prepare()
         }
         let (folderScan, split, testCache, failures) = (setUp.scan, setUp.split, setUp.testCache, setUp.failures)
