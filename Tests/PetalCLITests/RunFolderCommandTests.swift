@@ -121,6 +121,24 @@ final class RunFolderCommandTests: XCTestCase {
                           command: "weights import", leaves: folder, mentioning: output.path)
     }
 
+    func testEvaluateOutputDoesNotReplaceTheUsersFile() throws {
+        let predictions = scratch.appendingPathComponent("predictions.json")
+        let records = [(0, [0.9, 0.1]), (1, [0.2, 0.8]), (1, [0.6, 0.4])].enumerated().map { i, record in
+            #"{"path": "\#(i).jpg", "trueLabel": \#(record.0), "predictedLabel": \#(record.1[0] > 0.5 ? 0 : 1), "probabilities": \#(record.1)}"#
+        }
+        try Data(#"{"classNames": ["cat", "dog"], "predictions": [\#(records.joined(separator: ", "))]}"#.utf8).write(to: predictions)
+        let folder = try userFolder("results")
+        let output = folder.appendingPathComponent("metrics.json")
+        try assertRefused(["evaluate", "--predictions", predictions.path, "--output", output.path], command: "evaluate",
+                          leaves: folder, mentioning: output.path)
+        // Metrics Petal wrote may be replaced.
+        let ours = scratch.appendingPathComponent("ours.json")
+        for _ in 0..<2 {
+            let result = try PetalProcess.run(["evaluate", "--predictions", predictions.path, "--output", ours.path])
+            XCTAssertEqual(result.status, 0, result.output)
+        }
+    }
+
     // MARK: - The error convention and --version
 
     func testUsageErrorsExit64WithTheCommandsName() throws {

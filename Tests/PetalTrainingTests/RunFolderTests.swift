@@ -49,26 +49,30 @@ final class RunFolderTests: XCTestCase {
         XCTAssertEqual(try FolderSnapshot(folder), before, file: file, line: line)
     }
 
+    /// `attempt` throws `expected` (whose message mentions `text`) and leaves `folder` as it was.
+    private func assertRefused<T>(_ attempt: @autoclosure () throws -> T, with expected: RunFolderError, leaves folder: URL,
+                                  mentioning text: String = "", file: StaticString = #filePath, line: UInt = #line) throws {
+        let before = try FolderSnapshot(folder)
+        XCTAssertThrowsError(try attempt(), file: file, line: line) {
+            XCTAssertEqual($0 as? RunFolderError, expected, file: file, line: line)
+            XCTAssertTrue(text.isEmpty || "\($0)".contains(text), "\($0)", file: file, line: line)
+        }
+        try assertUnchanged(folder, before, file: file, line: line)
+    }
+
     func testOutOnAFolderOfTheUsersFilesIsRefused() throws {
         let folder = try userFolder()
-        let before = try FolderSnapshot(folder)
-        XCTAssertThrowsError(try TransferLearningRun(config: config(folder), folder: folder, progress: quiet)) {
-            guard case .notEmpty(let path, let files)? = $0 as? RunFolderError else { return XCTFail("\($0)") }
-            XCTAssertEqual(path, folder.path)
-            XCTAssertEqual(files, ["config.json", "metrics.json", "model.safetensors", "report.html"])
-        }
-        try assertUnchanged(folder, before)
+        try assertRefused(try TransferLearningRun(config: config(folder), folder: folder, progress: quiet),
+                          with: .notEmpty(path: folder.path, files: ["config.json", "metrics.json", "model.safetensors", "report.html"]),
+                          leaves: folder, mentioning: "not a Petal run")
     }
 
     /// A split.json left in a folder that is not a run no longer overrides the data: the folder is refused.
     func testAStaleSplitInOutIsRefused() throws {
         let folder = Fixtures.temporaryDirectory("petal-stale-split")
         try Data(#"{"root": "/elsewhere", "classNames": []}"#.utf8).write(to: folder.appendingPathComponent("split.json"))
-        let before = try FolderSnapshot(folder)
-        XCTAssertThrowsError(try TransferLearningRun(config: config(folder), folder: folder, progress: quiet)) {
-            XCTAssertEqual($0 as? RunFolderError, .notEmpty(path: folder.path, files: ["split.json"]))
-        }
-        try assertUnchanged(folder, before)
+        try assertRefused(try TransferLearningRun(config: config(folder), folder: folder, progress: quiet),
+                          with: .notEmpty(path: folder.path, files: ["split.json"]), leaves: folder)
     }
 
     func testOutOnAFileIsRefused() throws {
@@ -82,40 +86,26 @@ final class RunFolderTests: XCTestCase {
 
     func testOutOnAFinishedRunIsRefusedWithAHint() throws {
         let folder = try madeRun(phase: RunState.done)
-        let before = try FolderSnapshot(folder)
-        XCTAssertThrowsError(try TransferLearningRun(config: config(folder), folder: folder, progress: quiet)) {
-            XCTAssertEqual($0 as? RunFolderError, .holdsFinishedRun(path: folder.path))
-            XCTAssertTrue("\($0)".contains("choose another --out"), "\($0)")
-        }
-        try assertUnchanged(folder, before)
+        try assertRefused(try TransferLearningRun(config: config(folder), folder: folder, progress: quiet),
+                          with: .holdsFinishedRun(path: folder.path), leaves: folder, mentioning: "choose another --out")
     }
 
     func testOutOnAnUnfinishedRunIsRefusedUnlessResumed() throws {
         let folder = try madeRun(phase: RunState.fineTuning)
-        let before = try FolderSnapshot(folder)
-        XCTAssertThrowsError(try TransferLearningRun(config: config(folder), folder: folder, progress: quiet)) {
-            XCTAssertEqual($0 as? RunFolderError, .holdsUnfinishedRun(path: folder.path))
-            XCTAssertTrue("\($0)".contains("--resume \(folder.path)"), "\($0)")
-        }
-        try assertUnchanged(folder, before)
+        try assertRefused(try TransferLearningRun(config: config(folder), folder: folder, progress: quiet),
+                          with: .holdsUnfinishedRun(path: folder.path), leaves: folder, mentioning: "--resume \(folder.path)")
     }
 
     func testResumingAFinishedRunChangesNothing() throws {
         let folder = try madeRun(phase: RunState.done)
-        let before = try FolderSnapshot(folder)
-        XCTAssertThrowsError(try TransferLearningRun(resuming: folder, progress: quiet)) {
-            XCTAssertEqual($0 as? RunFolderError, .finished(path: folder.path))
-        }
-        try assertUnchanged(folder, before)
+        try assertRefused(try TransferLearningRun(resuming: folder, progress: quiet),
+                          with: .finished(path: folder.path), leaves: folder)
     }
 
     func testResumingAFolderThatIsNotARunIsRefused() throws {
         let folder = try userFolder()
-        let before = try FolderSnapshot(folder)
-        XCTAssertThrowsError(try TransferLearningRun(resuming: folder, progress: quiet)) {
-            XCTAssertEqual($0 as? RunFolderError, .notARun(path: folder.path))
-        }
-        try assertUnchanged(folder, before)
+        try assertRefused(try TransferLearningRun(resuming: folder, progress: quiet),
+                          with: .notARun(path: folder.path), leaves: folder)
     }
 
     /// While one process holds a run's lock, another can neither resume it nor start a run there.
@@ -194,14 +184,10 @@ final class RunFolderTests: XCTestCase {
             XCTAssertTrue(run.contains(file), "\(file)")
         }
         XCTAssertFalse(run.contains(.lastModel))
-        let before = try FolderSnapshot(folder)
-        XCTAssertThrowsError(try TransferLearningRun(resuming: folder, progress: quiet)) {
-            XCTAssertEqual($0 as? RunFolderError, .finished(path: folder.standardizedFileURL.path))
-        }
-        XCTAssertThrowsError(try TransferLearningRun(config: config(data), folder: folder, progress: quiet)) {
-            XCTAssertEqual($0 as? RunFolderError, .holdsFinishedRun(path: folder.path))
-        }
-        try assertUnchanged(folder, before)
+        try assertRefused(try TransferLearningRun(resuming: folder, progress: quiet),
+                          with: .finished(path: folder.standardizedFileURL.path), leaves: folder)
+        try assertRefused(try TransferLearningRun(config: config(data), folder: folder, progress: quiet),
+                          with: .holdsFinishedRun(path: folder.path), leaves: folder)
     }
 
     /// A diverged phase (NaN loss) still saves its state, and it reads back.
