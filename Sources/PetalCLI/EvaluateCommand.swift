@@ -49,9 +49,11 @@ struct EvaluateCommand: ParsableCommand {
     func run() throws {
         let set = try loadPredictions()
         let metrics = try set.metrics(topK: topK)
-        if let output { try OutputFile.write(PetalJSON.encode(metrics), to: URL(fileURLWithPath: output)) { url in
-            (try? RunFolder.readJSON(EvaluationMetrics.self, from: url)) != nil
-        } }
+        if let output {
+            // Replaces only metrics Petal wrote before.
+            try OutputFile.write(PetalJSON.encode(metrics), to: URL(fileURLWithPath: output),
+                                 replacingIf: { (try? RunFolder.readJSON(EvaluationMetrics.self, from: $0)) != nil })
+        }
         if json {
             print(String(decoding: try PetalJSON.encode(metrics), as: UTF8.self))
         } else {

@@ -1,5 +1,4 @@
 import Foundation
-import PetalCore
 
 /// Records every epoch (Keras's `History` plus `CSVLogger`) and writes `history.json` and
 /// `history.csv` into the run folder after each epoch (atomically, see `RunFolder`), so an
