@@ -14,8 +14,9 @@ public enum JSONValue: Codable, Sendable, Equatable {
         let container = try decoder.singleValueContainer()
         if container.decodeNil() { self = .null }
         else if let value = try? container.decode(Bool.self) { self = .bool(value) }
-        else if let value = try? container.decode(Double.self) { self = .number(value) }
+        // Strings first: Petal's decoder would read a string "nan" or "inf" as a number.
         else if let value = try? container.decode(String.self) { self = .string(value) }
+        else if let value = try? container.decode(Double.self) { self = .number(value) }
         else if let value = try? container.decode([JSONValue].self) { self = .array(value) }
         else if let value = try? container.decode([String: JSONValue].self) { self = .object(value) }
         else {
