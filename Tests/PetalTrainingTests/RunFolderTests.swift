@@ -108,6 +108,20 @@ final class RunFolderTests: XCTestCase {
                           with: .notARun(path: folder.path), leaves: folder)
     }
 
+    func testABrokenStateIsNamedAndNothingIsWritten() throws {
+        let folder = try madeRun(phase: RunState.fineTuning)
+        try Data("{\"phase\": 3}".utf8).write(to: RunFolder(folder).url(.state))
+        for attempt in [{ try TransferLearningRun(resuming: folder, progress: self.quiet) },
+                        { try TransferLearningRun(config: self.config(folder), folder: folder, progress: self.quiet) }] {
+            let before = try FolderSnapshot(folder)
+            XCTAssertThrowsError(try attempt()) {
+                guard case .invalidFile(let path, _)? = $0 as? RunFolderError else { return XCTFail("\($0)") }
+                XCTAssertEqual(path, RunFolder(folder).url(.state).path)
+            }
+            try assertUnchanged(folder, before)
+        }
+    }
+
     /// While one process holds a run's lock, another can neither resume it nor start a run there.
     func testALockedRunIsInUse() throws {
         let folder = try madeRun(phase: RunState.featureExtraction)

@@ -117,12 +117,9 @@ public struct RunFolder: Sendable, Hashable {
             throw .cannotRead(path: url.path, reason: error.localizedDescription)
         }
         if names.isEmpty { return .empty }
-        let folder = RunFolder(url)
-        guard names.contains(File.state.rawValue),
-              let state = try? readJSON(RunState.self, from: folder.url(.state)) else {
-            return .foreign(Array(names.prefix(5)))
-        }
-        return .run(state)
+        guard names.contains(File.state.rawValue) else { return .foreign(Array(names.prefix(5))) }
+        // A state.json that does not read is an error naming it, not a reason to write there.
+        return .run(try readJSON(RunState.self, from: RunFolder(url).url(.state)))
     }
 
     /// The Petal run at `url` (for reading it, resuming it or writing its report); throws
