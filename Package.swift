@@ -45,11 +45,10 @@ let package = Package(
         // Metrics and the HTML report.
         .target(name: "PetalEvaluation", dependencies: ["PetalCore", "PetalData", "PetalTraining", "CTurboJPEG"]),
         // A trained model loaded once and used from many threads: decode, normalise, classify.
-        .target(name: "PetalInference", dependencies: ["PetalCore", "PetalLayers", "PetalModels", "PetalData"]),
+        .target(name: "PetalInference", dependencies: ["PetalCore", "PetalLayers", "PetalModels", "PetalData", "PetalTraining"]),
         // `petal serve`: HTTP inference (Petal's API, the Open Inference Protocol, an upload page) with dynamic batching.
         .target(name: "PetalServe", dependencies: ["PetalCore", "PetalData", "PetalInference",
-                                                  .product(name: "Hummingbird", package: "hummingbird")],
-                swiftSettings: [.swiftLanguageMode(.v6)]),
+                                                  .product(name: "Hummingbird", package: "hummingbird")]),
         // The `petal` command.
         .executableTarget(name: "PetalCLI", dependencies: [
             "PetalCore", "PetalLayers", "PetalWeights", "PetalModels", "PetalData", "PetalTraining", "PetalEvaluation", "PetalInference",
@@ -72,11 +71,11 @@ let package = Package(
         .testTarget(name: "PetalServeTests", dependencies: [
             "PetalServe", "PetalTestSupport", "PetalModels", "PetalCLI",
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
-        ], swiftSettings: [.swiftLanguageMode(.v6)]),
+        ]),
         // Runs the built `petal` binary as a user would (the dependency makes SwiftPM build it).
         .testTarget(name: "PetalCLITests", dependencies: ["PetalCLI", "PetalTestSupport"]),
         // Shared by the tests: fixture lookup, temporary folders, the shared flowers path.
         .target(name: "PetalTestSupport", dependencies: ["PetalCore", "PetalWeights"], path: "Tests/PetalTestSupport"),
     ],
-    swiftLanguageModes: [.v5]
+    swiftLanguageModes: [.v6]
 )
