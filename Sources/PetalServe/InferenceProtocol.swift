@@ -144,7 +144,7 @@ struct InferenceProtocolAPI: Sendable {
         var binary: [Data] = [], offset = jsonEnd
         for input in inference.inputs {
             guard let size = input.parameters?.binaryDataSize else { continue }
-            guard size >= 0, offset + size <= body.endIndex else {
+            guard size >= 0, size <= body.endIndex - offset else {
                 throw .badRequest("input '\(input.name)' has binary_data_size \(size), beyond the body's end")
             }
             binary.append(body[offset..<(offset + size)])
@@ -154,9 +154,16 @@ struct InferenceProtocolAPI: Sendable {
     }
 
     private func images(of input: InferInput, binary: Data?, model: ServedModel) async throws -> [RGBImage] {
-        let count = input.shape.reduce(1, *)
-        guard input.shape.allSatisfy({ $0 >= 0 }), input.shape.first.map({ $0 >= 1 }) ?? false else {
-            throw ServeError.badRequest("input '\(input.name)' has shape \(input.shape); the first dimension is the batch (at least 1)")
+        guard input.shape.allSatisfy({ $0 >= 1 }), !input.shape.isEmpty else {
+            throw ServeError.badRequest("input '\(input.name)' has shape \(input.shape); every dimension must be at least 1 (the first is the batch)")
+        }
+        // A hostile shape must not overflow: products beyond the body's size are refused.
+        let count = try input.shape.reduce(1) { product, dimension throws(ServeError) in
+            let (result, overflow) = product.multipliedReportingOverflow(by: dimension)
+            guard !overflow, result <= server.configuration.maxBodyBytes else {
+                throw .badRequest("input '\(input.name)' has shape \(input.shape), more elements than a request body can hold")
+            }
+            return result
         }
         switch input.datatype {
         case "BYTES":

@@ -55,6 +55,7 @@ public struct PetalServer: Sendable {
             }
             let classifier: ImageClassifier
             do { classifier = try ImageClassifier(contentsOf: url) } catch {
+                for model in loaded { model.batcher.shutdown() }
                 throw .badModel(path: url.path, reason: "\(error)")
             }
             loaded.append(ServedModel(name: name, classifier: classifier, configuration: configuration, metrics: metrics))

@@ -95,6 +95,8 @@ final class ErrorTests: XCTestCase {
                                                 "data": [Int](repeating: 0, count: 12)]]]), 400, mentions: ["INT8"])
         assertError(try await post(["inputs": [["name": "image", "datatype": "BYTES", "shape": [1], "data": ["%%%"]]]]),
                     400, mentions: ["base64"])
+        assertError(try await post(["inputs": [["name": "pixels", "datatype": "FP32", "shape": [1, 1 << 40, 1 << 40, 3],
+                                                "data": [0]]]]), 400, mentions: ["more elements"])
         assertError(try await post(["inputs": []]), 400, mentions: ["exactly one input"])
         assertError(try await post(["inputs": [["name": "image", "datatype": "BYTES", "shape": [1],
                                                 "data": [try TestImages.jpeg(1).base64EncodedString()]]],
