@@ -14,7 +14,6 @@ import importlib.util
 import io
 import json
 import os
-import struct
 import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -30,22 +29,6 @@ def parse_args():
     return p.parse_args()
 
 
-def read_safetensors(path):
-    """Tensors (numpy, float32) and metadata of a safetensors file, without the safetensors package."""
-    import numpy as np
-    with open(path, "rb") as f:
-        (length,) = struct.unpack("<Q", f.read(8))
-        header = json.loads(f.read(length))
-        data = f.read()
-    metadata = header.pop("__metadata__", {})
-    tensors = {}
-    for name, info in header.items():
-        assert info["dtype"] == "F32", f"{name}: {info['dtype']}"
-        start, end = info["data_offsets"]
-        tensors[name] = np.frombuffer(data[start:end], dtype=np.float32).reshape(info["shape"])
-    return tensors, metadata
-
-
 def load_module(name, path):
     spec = importlib.util.spec_from_file_location(name, path)
     module = importlib.util.module_from_spec(spec)
@@ -58,10 +41,10 @@ def build(model_path):
     import torch.nn as nn
     if os.path.isdir(model_path):
         model_path = os.path.join(model_path, "model.safetensors")
-    tensors, metadata = read_safetensors(model_path)
+    fixtures = load_module("make_backbone_fixtures", os.path.join(ROOT, "scripts", "fixtures", "make_backbone_fixtures.py"))
+    tensors, metadata = fixtures.read_safetensors(model_path)
     description = json.loads(metadata["petal_model"])
     names, size = description["classNames"], description["inputSize"]
-    fixtures = load_module("make_backbone_fixtures", os.path.join(ROOT, "scripts", "fixtures", "make_backbone_fixtures.py"))
     base = fixtures.build_lite0()
     del base._fc
 
@@ -76,12 +59,12 @@ def build(model_path):
 
     model = Classifier().eval()
     state = {}
-    petal = {key: value for key, value in tensors.items()}
+    petal = dict(tensors)
     for key, parameter in model.state_dict().items():
         if key.endswith("num_batches_tracked"):
             continue
         source = petal_name(key, petal)
-        value = torch.from_numpy(petal.pop(source).copy())
+        value = torch.from_numpy(petal.pop(source).astype("float32"))
         state[key] = value.reshape(parameter.shape)
     model.load_state_dict(state, strict=False)
     if petal:

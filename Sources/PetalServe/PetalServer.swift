@@ -103,7 +103,10 @@ public struct PetalServer: Sendable {
             router: buildRouter(),
             server: .http1(configuration: .init(idleTimeout: .nanoseconds(configuration.idleTimeout.nanoseconds))),
             configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "petal"),
-            onServerRunning: { channel in await onRunning(channel.localAddress?.port ?? 0) },
+            onServerRunning: { [running] channel in
+                running.listening.withLock { $0 = true }
+                await onRunning(channel.localAddress?.port ?? 0)
+            },
             logger: logger)
         let group = ServiceGroup(configuration: .init(services: [app], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         running.group.withLock { $0 = group }
@@ -111,7 +114,11 @@ public struct PetalServer: Sendable {
             for model in models { model.batcher.shutdown() }
             for model in models { model.batcher.waitUntilStopped() }
         }
-        try await group.run()
+        do {
+            try await group.run()
+        } catch where !running.listening.withLock({ $0 }) {
+            throw ServeError.badOption("cannot listen on \(configuration.host):\(configuration.port) (--host, --port): \(error)")
+        }
     }
 
     /// Stops as SIGTERM does: no new connections; the requests in flight finish.
@@ -133,9 +140,10 @@ public struct PetalServer: Sendable {
     }
 }
 
-/// The running server's service group, for `stop()`.
+/// The running server's service group, for `stop()`, and whether it got to listen.
 final class RunningGroup: Sendable {
     let group = Mutex<ServiceGroup?>(nil)
+    let listening = Mutex(false)
 }
 
 extension Duration {

@@ -48,6 +48,16 @@ final class ShutdownTests: XCTestCase {
         XCTAssertNotEqual(result.status, 0)
         XCTAssertTrue(result.stderr.contains("/nonexistent/model.safetensors"), result.output)
     }
+
+    func testBusyPortFailsAtStartNamingIt() async throws {
+        let model = try TinyModel(label: "serve-port")
+        defer { model.remove() }
+        let first = try await RunningServer(models: [("flowers", model.file)])
+        let result = try PetalProcess.run(["serve", model.file.path, "--port", "\(first.port)"])
+        await first.stop()
+        XCTAssertNotEqual(result.status, 0)
+        XCTAssertTrue(result.stderr.contains("cannot listen on 127.0.0.1:\(first.port)"), result.output)
+    }
 }
 
 /// The built `petal` binary running in the background, its output collected.
