@@ -8,7 +8,7 @@
 #   benchmarks/serve_load.sh --model runs/<run>            # an EfficientNet-Lite0 run of your own
 #   benchmarks/serve_load.sh --duration 5 --concurrency "1 8"
 #
-# Options (defaults): --model RUN_OR_FILE, --data ../shared/data/flowers (for the quick model and the
+# Options (defaults): --model RUN_OR_FILE, --data ${PETAL_FLOWERS:-../shared/data/flowers} (for the quick model and the
 # photo), --duration 15 (seconds per measurement), --concurrency "1 8 32", --threads 2, --out
 # /tmp/petal-serve-load-<time>, --petal BINARY (default: build ${PETAL_SCRATCH:-.build-bench-serve}/release/petal),
 # --python /usr/bin/python3 (Debian's, with python3-torch). FastAPI and uvicorn come from PyPI into a
@@ -17,7 +17,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-model="" data=../shared/data/flowers duration=15 concurrency="1 8 32" threads=2 out="" petal="" python=/usr/bin/python3
+model="" data=${PETAL_FLOWERS:-../shared/data/flowers} duration=15 concurrency="1 8 32" threads=2 out="" petal="" python=/usr/bin/python3
 while [ $# -gt 0 ]; do
     case "$1" in
         --model) model=$2; shift 2 ;;
@@ -60,7 +60,7 @@ if [ -z "$model" ]; then
 fi
 
 # One flower photo, stretched to 224 x 224, as every request's body.
-photo=$(find "$data" -name '*.jpg' | sort | head -n 1)
+photo=$(find "$data" -name '*.jpg' | sort | sed -n 1p)
 "$python" -c "from PIL import Image; import sys; Image.open(sys.argv[1]).convert('RGB').resize((224, 224), Image.BILINEAR).save(sys.argv[2], quality=90)" \
     "$photo" "$out/request.jpg"
 cat > "$out/post.lua" <<LUA
@@ -121,7 +121,7 @@ wait_for http://127.0.0.1:18081/health
 measure python http://127.0.0.1:18081/predict
 stop_server
 
-isa=$(grep -o -w -m1 -E 'avx512_bf16|avx512f|avx2' /proc/cpuinfo || echo unknown)
+isa=$(grep -o -w -m1 -E 'avx512_bf16|avx512f|avx2' /proc/cpuinfo | tr '\n' ' ' || echo unknown)
 {
     echo "petal serve vs PyTorch + FastAPI/uvicorn, EfficientNet-Lite0 at 224 px, one JPEG per request, wrk ${duration} s per row"
     echo "machine: $(nproc) cores, ISA $isa, $(uname -srm); model: $model"
