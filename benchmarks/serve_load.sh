@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # petal serve under load vs the same network in PyTorch behind FastAPI + uvicorn (benchmarks/serve_torch.py),
 # side by side in one run: wrk on loopback, one 224 px JPEG per request (POST), requests/s and p50/p99
-# latency at each concurrency. One server runs at a time, each with --threads compute threads.
+# latency at each concurrency. One server runs at a time, each with --threads compute threads, and both
+# with OMP_WAIT_POLICY=passive (petal serve sets it itself; spinning OpenMP threads starve a server's I/O).
 # The table is printed and written to OUT/table.md.
 #
 #   benchmarks/serve_load.sh                               # trains a quick Lite0 model (1 epoch, 224 px) first
@@ -115,7 +116,7 @@ measure petal http://127.0.0.1:18080/v1/models/bench/predict
 stop_server
 
 echo "== PyTorch + FastAPI/uvicorn ($threads threads)"
-"$venv/bin/python" benchmarks/serve_torch.py --model "$model" --port 18081 --threads "$threads" > "$out/python-serve.log" 2>&1 &
+OMP_WAIT_POLICY=passive "$venv/bin/python" benchmarks/serve_torch.py --model "$model" --port 18081 --threads "$threads" > "$out/python-serve.log" 2>&1 &
 server_pid=$!
 wait_for http://127.0.0.1:18081/health
 measure python http://127.0.0.1:18081/predict
