@@ -1,4 +1,5 @@
 import CDNNL
+import Foundation
 
 /// Shared plumbing for the typed kernels (DNNLConvolution.swift and friends): creating
 /// primitive descriptors from operation descriptors, with attributes and hints.
@@ -23,33 +24,54 @@ func dims(_ values: [Int]) -> [Int64] {
 /// Creates a primitive from an initialised operation descriptor (pointer to a
 /// dnnl_*_desc_t), or nil if oneDNN has no implementation for it.
 func makePrimitive(_ opDesc: UnsafeRawPointer, activation: FusedActivation? = nil,
-                   hint: Primitive? = nil) -> Primitive? {
+                   hint: Primitive? = nil) throws -> Primitive? {
     var attr: dnnl_primitive_attr_t?
-    check(dnnl_primitive_attr_create(&attr), "creating attributes")
+    try check(dnnl_primitive_attr_create(&attr), "creating attributes")
     defer { dnnl_primitive_attr_destroy(attr) }
     if let activation {
         var postOps: dnnl_post_ops_t?
-        check(dnnl_post_ops_create(&postOps), "creating post-ops")
-        check(dnnl_post_ops_append_eltwise(postOps, 1, activation.algorithm, activation.alpha, activation.beta),
-              "appending \(activation)")
-        check(dnnl_primitive_attr_set_post_ops(attr, postOps), "setting post-ops")
-        dnnl_post_ops_destroy(postOps)
+        try check(dnnl_post_ops_create(&postOps), "creating post-ops")
+        defer { dnnl_post_ops_destroy(postOps) }
+        try check(dnnl_post_ops_append_eltwise(postOps, 1, activation.algorithm, activation.alpha, activation.beta),
+                  "appending \(activation)")
+        try check(dnnl_primitive_attr_set_post_ops(attr, postOps), "setting post-ops")
     }
     var pd: dnnl_primitive_desc_t?
-    let status = dnnl_primitive_desc_create(&pd, opDesc, attr, DNNL.engine, hint?.descriptor)
+    let status = dnnl_primitive_desc_create(&pd, opDesc, attr, try DNNL.engine(), hint?.descriptor)
     guard status == dnnl_success, let pd else { return nil }
-    return Primitive(descriptor: pd)
+    return try Primitive(descriptor: pd)
+}
+
+/// The primitive, or a `DNNLError` saying oneDNN has no implementation for `what`.
+func required(_ primitive: Primitive?, _ what: @autoclosure () -> String) throws -> Primitive {
+    guard let primitive else { throw DNNLError(operation: "creating \(what())", status: "no implementation") }
+    return primitive
+}
+
+/// A primitive made on first use (the backward passes), once, by whichever thread asks first.
+final class LazyPrimitive: @unchecked Sendable {  // unchecked: `primitive` behind `lock`
+    private let lock = NSLock()
+    private var primitive: Primitive?
+
+    func get(_ make: () throws -> Primitive) throws -> Primitive {
+        try lock.withLock {
+            if let primitive { return primitive }
+            let made = try make()
+            primitive = made
+            return made
+        }
+    }
 }
 
 extension Primitive {
     /// Runs with the given arguments, first converting any tensor whose layout differs
     /// from the one the primitive expects (in `scratch`, reused from call to call).
-    func run(_ arguments: [(Int32, Tensor)], scratch: ReorderScratch) {
-        let ready = arguments.map { (arg, tensor) -> (Int32, Tensor) in
+    func run(_ arguments: [(Int32, Tensor)], scratch: ReorderScratch) throws {
+        let ready = try arguments.map { (arg, tensor) -> (Int32, Tensor) in
             let wanted = layout(of: arg)
-            return (arg, tensor.layout == wanted ? tensor : scratch.converted(tensor, to: wanted, slot: arg))
+            return (arg, tensor.layout == wanted ? tensor : try scratch.converted(tensor, to: wanted, slot: arg))
         }
-        execute(ready)
+        try execute(ready)
     }
 }
 
@@ -57,15 +79,15 @@ extension Primitive {
 final class ReorderScratch: @unchecked Sendable {  // unchecked: its scratch buffers are used by one thread at a time
     private var buffers: [Int32: Tensor] = [:]
 
-    func converted(_ tensor: Tensor, to layout: TensorLayout, slot: Int32) -> Tensor {
+    func converted(_ tensor: Tensor, to layout: TensorLayout, slot: Int32) throws -> Tensor {
         let buffer: Tensor
         if let existing = buffers[slot], existing.layout == layout {
             buffer = existing
         } else {
-            buffer = Tensor(layout: layout)
+            buffer = try Tensor(layout: layout)
             buffers[slot] = buffer
         }
-        Reorder.run(from: tensor, to: buffer)
+        try Reorder.run(from: tensor, to: buffer)
         return buffer
     }
 }
@@ -76,9 +98,9 @@ public final class OutputSlot: @unchecked Sendable {  // unchecked: its scratch 
 
     public init() {}
 
-    public func tensor(_ layout: TensorLayout) -> Tensor {
+    public func tensor(_ layout: TensorLayout) throws -> Tensor {
         if let tensor, tensor.layout == layout { return tensor }
-        let made = Tensor(layout: layout)
+        let made = try Tensor(layout: layout)
         tensor = made
         return made
     }

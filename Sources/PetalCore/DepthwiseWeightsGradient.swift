@@ -13,10 +13,11 @@ final class DepthwiseWeightsGradient: @unchecked Sendable {  // unchecked: its s
     private let scratch = ReorderScratch()
     private let gradient: Tensor
 
-    init(_ spec: ConvolutionSpec) {
+    init(_ spec: ConvolutionSpec) throws {
+        // Made only for specs `applies(to:)` accepts: no input reaches this.
         precondition(spec.groups == spec.input[1] && spec.outputChannels == spec.groups)
         self.spec = spec
-        gradient = Tensor(zeros: [spec.groups, 1, 1, spec.kernelSize[0], spec.kernelSize[1]])
+        gradient = try Tensor(zeros: [spec.groups, 1, 1, spec.kernelSize[0], spec.kernelSize[1]])
     }
 
     /// Whether to use it: depthwise (multiplier 1), no bias, larger than 3x3.
@@ -26,9 +27,9 @@ final class DepthwiseWeightsGradient: @unchecked Sendable {  // unchecked: its s
     }
 
     /// Overwrites `weightsGradient` (any layout) with dL/dW.
-    func compute(source x: Tensor, destinationGradient g: Tensor, weightsGradient: Tensor) {
-        let blockedX = blocked(x, shape: spec.input, slot: DNNL_ARG_SRC)
-        let blockedG = blocked(g, shape: spec.output, slot: DNNL_ARG_DIFF_DST)
+    func compute(source x: Tensor, destinationGradient g: Tensor, weightsGradient: Tensor) throws {
+        let blockedX = try blocked(x, shape: spec.input, slot: DNNL_ARG_SRC)
+        let blockedG = try blocked(g, shape: spec.output, slot: DNNL_ARG_DIFF_DST)
         let (n, c, h, w) = (spec.input[0], spec.input[1], spec.input[2], spec.input[3])
         let (oh, ow) = (spec.output[2], spec.output[3])
         let (kh, kw) = (spec.kernelSize[0], spec.kernelSize[1])
@@ -70,12 +71,12 @@ final class DepthwiseWeightsGradient: @unchecked Sendable {  // unchecked: its s
             }
         }
         withExtendedLifetime((blockedX, blockedG)) {}
-        DNNL.singleThreaded { weightsGradient.assign(gradient) }
+        try DNNL.singleThreaded { try weightsGradient.assign(gradient) }
     }
 
     /// The tensor in nChw8c, converted into a reused buffer when it is not already.
-    private func blocked(_ t: Tensor, shape: [Int], slot: Int32) -> Tensor {
+    private func blocked(_ t: Tensor, shape: [Int], slot: Int32) throws -> Tensor {
         let layout = TensorLayout(shape: shape, type: .float32, tag: dnnl_nChw8c)
-        return t.layout == layout ? t : scratch.converted(t, to: layout, slot: slot)
+        return t.layout == layout ? t : try scratch.converted(t, to: layout, slot: slot)
     }
 }

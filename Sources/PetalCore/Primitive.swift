@@ -7,10 +7,15 @@ public final class Primitive: @unchecked Sendable {  // unchecked: immutable one
     let descriptor: dnnl_primitive_desc_t
 
     /// Takes ownership of `descriptor`.
-    init(descriptor: dnnl_primitive_desc_t) {
+    init(descriptor: dnnl_primitive_desc_t) throws {
         var handle: dnnl_primitive_t?
-        check(dnnl_primitive_create(&handle, descriptor), "creating a primitive")
-        self.handle = handle!
+        let status = dnnl_primitive_create(&handle, descriptor)
+        guard status == dnnl_success, let handle else {
+            dnnl_primitive_desc_destroy(descriptor)
+            try check(status, "creating a primitive")
+            throw DNNLError(operation: "creating a primitive", status: "no primitive returned")
+        }
+        self.handle = handle
         self.descriptor = descriptor
         PrimitiveCache.shared.noteCreation()
     }
@@ -33,21 +38,23 @@ public final class Primitive: @unchecked Sendable {  // unchecked: immutable one
     }
 
     /// Runs the primitive on the stream. Arguments are oneDNN's DNNL_ARG_* numbers.
-    public func execute(_ arguments: [(Int32, Tensor)]) {
-        var args = arguments.map { dnnl_exec_arg_t(arg: $0.0, memory: $0.1.memory) }
-        let status = dnnl_primitive_execute(handle, DNNL.stream, Int32(args.count), &args)
+    public func execute(_ arguments: [(Int32, Tensor)]) throws {
+        var args = try arguments.map { dnnl_exec_arg_t(arg: $0.0, memory: try $0.1.memory()) }
+        let status = dnnl_primitive_execute(handle, try DNNL.stream(), Int32(args.count), &args)
         if status != dnnl_success {
             let given = arguments.map { "\($0.0): \($0.1.layout) (expects \(layout(of: $0.0)))" }
-            check(status, "executing \(implementation) with \(given.joined(separator: "; "))")
+            try check(status, "executing \(implementation) with \(given.joined(separator: "; "))")
         }
         // The CPU stream runs in order; waiting keeps Swift code after it safe to read results.
-        DNNL.wait()
+        try DNNL.wait()
     }
 }
 
 func argumentDesc(_ pd: dnnl_primitive_desc_t, _ argument: Int32) -> dnnl_memory_desc_t {
+    // Argument numbers are Petal's own constants, each asked of a primitive that has it: no
+    // input reaches this failure.
     guard let md = dnnl_primitive_desc_query_md(pd, dnnl_query_exec_arg_md, argument) else {
-        fatalError("oneDNN: primitive has no argument \(argument)")
+        preconditionFailure("oneDNN: primitive has no argument \(argument)")
     }
     return md.pointee
 }
@@ -65,9 +72,9 @@ public final class PrimitiveCache: @unchecked Sendable {  // unchecked: state be
 
     func noteCreation() { lock.withLock { created += 1 } }
 
-    func primitive(_ key: PrimitiveKey, create: () -> Primitive) -> Primitive {
+    func primitive(_ key: PrimitiveKey, create: () throws -> Primitive) rethrows -> Primitive {
         if let hit = lock.withLock({ entries[key] }) { return hit }
-        let made = create()
+        let made = try create()
         lock.withLock { entries[key] = made }
         return made
     }
@@ -88,15 +95,16 @@ struct PrimitiveKey: Hashable {
 
 /// Layout conversions between any two layouts of the same shape.
 enum Reorder {
-    static func run(from source: Tensor, to destination: Tensor) {
+    static func run(from source: Tensor, to destination: Tensor) throws {
         let key = PrimitiveKey("reorder", [source.layout, destination.layout])
-        let primitive = PrimitiveCache.shared.primitive(key) {
+        let primitive = try PrimitiveCache.shared.primitive(key) {
             var pd: dnnl_primitive_desc_t?
             var src = source.layout.desc, dst = destination.layout.desc
-            check(dnnl_reorder_primitive_desc_create(&pd, &src, DNNL.engine, &dst, DNNL.engine, nil),
-                  "describing a reorder \(source.layout) -> \(destination.layout)")
-            return Primitive(descriptor: pd!)
+            let engine = try DNNL.engine()
+            try check(dnnl_reorder_primitive_desc_create(&pd, &src, engine, &dst, engine, nil),
+                      "describing a reorder \(source.layout) -> \(destination.layout)")
+            return try Primitive(descriptor: pd!)
         }
-        primitive.execute([(DNNL_ARG_FROM, source), (DNNL_ARG_TO, destination)])
+        try primitive.execute([(DNNL_ARG_FROM, source), (DNNL_ARG_TO, destination)])
     }
 }

@@ -1,4 +1,30 @@
+import Foundation
 import PetalCore
+
+/// What can go wrong in a layer or network that its input (a batch, labels, a head's
+/// configuration) can cause.
+public enum LayerError: Error, Equatable, CustomStringConvertible, LocalizedError {
+    /// A layer's settings cannot work (e.g. a dropout rate of 1, a Dense with no units).
+    case invalidConfiguration(layer: String, reason: String)
+    /// A tensor given to the network does not have the shape it takes.
+    case shapeMismatch(what: String, expected: [Int], found: [Int])
+    /// Labels that do not fit the logits (count or class index).
+    case invalidLabels(reason: String)
+    /// `backward` called without a training forward before it.
+    case backwardWithoutForward(layer: String)
+
+    public var description: String {
+        switch self {
+        case let .invalidConfiguration(layer, reason): return "layer \(layer): \(reason)"
+        case let .shapeMismatch(what, expected, found):
+            return "\(what) has shape \(found) but the network takes \(expected)"
+        case let .invalidLabels(reason): return "labels do not fit the model: \(reason)"
+        case let .backwardWithoutForward(layer): return "layer \(layer): backward pass without a training forward"
+        }
+    }
+
+    public var errorDescription: String? { description }
+}
 
 /// What a forward pass is for.
 public struct ForwardContext: Sendable {
@@ -48,14 +74,15 @@ open class Layer: @unchecked Sendable {  // unchecked: its mutable state is used
     /// The output shape for the given input shapes (N, C, H, W) or (N, features).
     open func outputShape(_ inputShapes: [[Int]]) -> [Int] { inputShapes[0] }
 
-    open func forward(_ inputs: [Tensor], _ context: ForwardContext) -> Tensor {
-        fatalError("\(typeName) must implement forward")
+    // Every layer overrides forward and backward: no input reaches the failures below.
+    open func forward(_ inputs: [Tensor], _ context: ForwardContext) throws -> Tensor {
+        preconditionFailure("\(typeName) must implement forward")
     }
 
     /// Gradients with respect to each input (nil where not needed). Parameter gradients are
     /// written into the parameters' gradient buffers when the layer is trainable.
-    open func backward(_ outputGradient: Tensor, _ context: BackwardContext) -> [Tensor?] {
-        fatalError("\(typeName) must implement backward")
+    open func backward(_ outputGradient: Tensor, _ context: BackwardContext) throws -> [Tensor?] {
+        preconditionFailure("\(typeName) must implement backward")
     }
 
     /// Drops what the last forward kept for backward (memory between phases).
@@ -72,8 +99,8 @@ public final class InputLayer: Layer, @unchecked Sendable {  // unchecked: as La
         super.init(name: name)
     }
 
-    public override func forward(_ inputs: [Tensor], _ context: ForwardContext) -> Tensor { inputs[0] }
-    public override func backward(_ g: Tensor, _ c: BackwardContext) -> [Tensor?] { [g] }
+    public override func forward(_ inputs: [Tensor], _ context: ForwardContext) throws -> Tensor { inputs[0] }
+    public override func backward(_ g: Tensor, _ c: BackwardContext) throws -> [Tensor?] { [g] }
 }
 
 /// Glorot (Xavier) uniform initialisation, Keras's default for kernels, seeded.

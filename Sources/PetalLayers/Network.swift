@@ -37,6 +37,7 @@ public final class Network: @unchecked Sendable {  // unchecked: as Layer
     @discardableResult
     public func add(_ layer: Layer, inputs: [Int]? = nil) -> Int {
         let sources = inputs ?? [last]
+        // Networks are wired by the architectures' code, not by files or options: no input reaches these.
         precondition(sources.allSatisfy { $0 >= 0 && $0 < nodes.count }, "Network: \(layer.name) reads a later layer")
         precondition(self.layer(named: layer.name) == nil, "Network: two layers named \(layer.name)")
         for s in sources {
@@ -102,7 +103,9 @@ public final class Network: @unchecked Sendable {  // unchecked: as Layer
     /// The returned tensor is reused by the next call.
     /// `keepEverything` keeps every layer ready for a backward pass to the input; `through`
     /// stops after that layer and returns its output (e.g. a backbone's feature map).
-    public func forward(_ x: Tensor, training: Bool, keepEverything: Bool = false, through end: Int? = nil) -> Tensor {
+    public func forward(_ x: Tensor, training: Bool, keepEverything: Bool = false, through end: Int? = nil) throws
+        -> Tensor {
+        try checkInput(x)
         let lastNode = end ?? nodes.count - 1
         let trainable = hasTrainableParameters
         let needs = needsInputGradient()
@@ -115,7 +118,7 @@ public final class Network: @unchecked Sendable {  // unchecked: as Layer
                 let conv = nodes[i].layer as! Conv2D
                 let bn = nodes[fused.batchNorm].layer as! BatchNormalization
                 let activation = fused.activation.map { (nodes[$0].layer as! Activation).function }
-                let y = conv.forwardFolded(outputs[nodes[i].inputs[0]]!, batchNorm: bn, activation: activation)
+                let y = try conv.forwardFolded(outputs[nodes[i].inputs[0]]!, batchNorm: bn, activation: activation)
                 for j in i...fused.end { nodes[j].layer.releaseSavedState() }
                 outputs[fused.end] = y
                 i = fused.end + 1
@@ -123,7 +126,7 @@ public final class Network: @unchecked Sendable {  // unchecked: as Layer
             }
             let node = nodes[i]
             let context = ForwardContext(training: training, keepForBackward: inBackward[i])
-            outputs[i] = node.layer.forward(node.inputs.map { outputs[$0]! }, context)
+            outputs[i] = try node.layer.forward(node.inputs.map { outputs[$0]! }, context)
             if !inBackward[i] { node.layer.releaseSavedState() }
             i += 1
         }
@@ -131,6 +134,14 @@ public final class Network: @unchecked Sendable {  // unchecked: as Layer
         let result = outputs[lastNode]!
         if !training { outputs = [] }
         return result
+    }
+
+    /// A batch for this network: (N, C, H, W) or (N, features) with the input layer's shape after N.
+    private func checkInput(_ x: Tensor) throws {
+        guard x.shape.count == input.shape.count + 1, x.shape[0] > 0, Array(x.shape.dropFirst()) == input.shape else {
+            throw LayerError.shapeMismatch(what: "the input batch", expected: [x.shape.first ?? 1] + input.shape,
+                                           found: x.shape)
+        }
     }
 
     /// A Conv2D at `i` followed by its only consumer, a BatchNormalization on moving
@@ -157,7 +168,7 @@ public final class Network: @unchecked Sendable {  // unchecked: as Layer
     /// With `inputGradient`, every layer passes its gradient on and the gradient with
     /// respect to the network's input is returned (for gradient checks and saliency).
     @discardableResult
-    public func backward(_ outputGradient: Tensor, inputGradient: Bool = false) -> Tensor? {
+    public func backward(_ outputGradient: Tensor, inputGradient: Bool = false) throws -> Tensor? {
         let trainable = hasTrainableParameters
         let needs = inputGradient ? Array(repeating: true, count: nodes.count) : needsInputGradient()
         gradients = Array(repeating: nil, count: nodes.count)
@@ -166,11 +177,11 @@ public final class Network: @unchecked Sendable {  // unchecked: as Layer
         for i in stride(from: nodes.count - 1, through: 1, by: -1) {
             guard trainable[i] || needs[i], let g = gradients[i] else { continue }
             let node = nodes[i]
-            let inputGradients = node.layer.backward(g, BackwardContext(needsInputGradient: needs[i]))
+            let inputGradients = try node.layer.backward(g, BackwardContext(needsInputGradient: needs[i]))
             gradients[i] = nil
             for (source, gradient) in zip(node.inputs, inputGradients) {
                 guard let gradient else { continue }
-                accumulate(gradient, into: source)
+                try accumulate(gradient, into: source)
             }
         }
         let result = gradients[0]
@@ -178,13 +189,13 @@ public final class Network: @unchecked Sendable {  // unchecked: as Layer
         return result
     }
 
-    private func accumulate(_ gradient: Tensor, into index: Int) {
+    private func accumulate(_ gradient: Tensor, into index: Int) throws {
         guard let existing = gradients[index] else {
             gradients[index] = gradient
             return
         }
-        let sum = gradientSums[index].tensor(existing.layout)
-        AddKernel.cached(layout: existing.layout).forward(existing, gradient, destination: sum)
+        let sum = try gradientSums[index].tensor(existing.layout)
+        try AddKernel.cached(layout: existing.layout).forward(existing, gradient, destination: sum)
         gradients[index] = sum
     }
 
