@@ -8,17 +8,7 @@ public final class AlignedBuffer: @unchecked Sendable {  // unchecked: a raw buf
     /// Throws `TensorError.allocationFailed` (naming `shape` when given) when the machine
     /// does not have that much memory or the allocation fails, rather than stopping the process.
     public init(byteCount: Int, shape: [Int] = []) throws {
-        guard byteCount >= 0 else {
-            throw TensorError.allocationFailed(shape: shape, bytes: byteCount, reason: "a negative size")
-        }
-        // More than the machine's memory cannot succeed: Linux would promise it (overcommit)
-        // and then end the process when zero-filling touches the pages.
-        let physical = Self.physicalMemory
-        if physical > 0 && byteCount > physical {
-            throw TensorError.allocationFailed(
-                shape: shape, bytes: byteCount,
-                reason: "more than this machine's \(TensorError.format(physical)) of memory")
-        }
+        try Self.checkAllocatable(byteCount: byteCount, shape: shape)
         self.byteCount = byteCount
         var raw: UnsafeMutableRawPointer?
         // posix_memalign refuses a zero size on some libcs; keep one cache line at least.
@@ -33,6 +23,21 @@ public final class AlignedBuffer: @unchecked Sendable {  // unchecked: a raw buf
     }
 
     deinit { free(pointer) }
+
+    /// Throws the error allocating `byteCount` bytes would certainly end in: a negative size,
+    /// or more than the machine's memory (Linux would promise it, overcommitting, and then
+    /// end the process when zero-filling touches the pages).
+    static func checkAllocatable(byteCount: Int, shape: [Int]) throws {
+        guard byteCount >= 0 else {
+            throw TensorError.allocationFailed(shape: shape, bytes: byteCount, reason: "a negative size")
+        }
+        let physical = physicalMemory
+        if physical > 0 && byteCount > physical {
+            throw TensorError.allocationFailed(
+                shape: shape, bytes: byteCount,
+                reason: "more than this machine's \(TensorError.format(physical)) of memory")
+        }
+    }
 
     /// Bytes of physical memory (0 when unknown).
     static let physicalMemory: Int = {

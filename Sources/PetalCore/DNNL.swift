@@ -1,9 +1,10 @@
 import CDNNL
 import Foundation
 
-/// The process-wide oneDNN CPU engine and stream. Every oneDNN call in Petal lives in
-/// PetalCore's bridge files (DNNL*.swift, TensorLayout.swift): oneDNN 3 changed the
-/// descriptor API, and a port must touch this folder only.
+/// The process-wide oneDNN CPU engine (streams are per thread, see DNNLThreadContext).
+/// Every oneDNN call in Petal lives in PetalCore's bridge files (DNNL*.swift,
+/// TensorLayout.swift): oneDNN 3 changed the descriptor API, and a port must touch this
+/// folder only.
 public enum DNNL {
     // oneDNN engines are thread-safe (primitives are created on one engine from any thread).
     nonisolated(unsafe) private static let engineResult: Result<dnnl_engine_t, any Error> = Result {
@@ -15,14 +16,6 @@ public enum DNNL {
     /// The CPU engine, created once.
     static func engine() throws -> dnnl_engine_t { try engineResult.get() }
 
-    // Shared; callers serialise their forward passes (a stream per thread comes with concurrent inference).
-    nonisolated(unsafe) private static let streamResult: Result<dnnl_stream_t, any Error> = Result {
-        var stream: dnnl_stream_t?
-        try check(dnnl_stream_create(&stream, try engine(), dnnl_stream_default_flags.rawValue), "creating a stream")
-        return stream!
-    }
-
-    static func stream() throws -> dnnl_stream_t { try streamResult.get() }
 
     /// The threads oneDNN's OpenMP runtime uses for its kernels.
     /// Defaults to OMP_NUM_THREADS or the number of cores.
@@ -84,8 +77,9 @@ public enum DNNL {
         return try body()
     }
 
-    /// Waits until every primitive submitted to the stream has finished.
+    /// Waits until every primitive this thread submitted has finished (each execution
+    /// already waits; streams are per thread, see DNNLThreadContext).
     public static func wait() throws {
-        try check(dnnl_stream_wait(try stream()), "waiting for the stream")
+        try check(dnnl_stream_wait(try DNNLThreadContext.current().stream), "waiting for the stream")
     }
 }

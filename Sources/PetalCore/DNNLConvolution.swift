@@ -50,13 +50,12 @@ public struct ConvolutionSpec: Hashable, Sendable {
 /// oneDNN's convolution for one spec: forward (optionally with a fused activation),
 /// backward by data and by weights. The layouts of source, weights and destination are
 /// the ones oneDNN prefers for speed (blocked); callers adopt them.
-public final class ConvolutionKernel: @unchecked Sendable {  // unchecked: its scratch buffers are used by one thread at a time
+public final class ConvolutionKernel: @unchecked Sendable {  // unchecked: immutable but for its scratch and lazy primitives, both locked
     public let spec: ConvolutionSpec
     let forwardPrimitive: Primitive
     private let backwardDataPrimitive = LazyPrimitive()
     private let backwardWeightsPrimitive = LazyPrimitive()
     private let scratch = ReorderScratch()
-    private let weightsGradientSlot = OutputSlot()
     /// Depthwise kernels larger than 3x3 compute their weight gradient in Swift (see there).
     private let depthwiseWeightsGradient: DepthwiseWeightsGradient?
 
@@ -70,6 +69,9 @@ public final class ConvolutionKernel: @unchecked Sendable {  // unchecked: its s
     }
 
     init(_ spec: ConvolutionSpec, training: Bool, activation: FusedActivation?) throws {
+        // A convolution's output can be far larger than its input (a huge image size): say so
+        // before oneDNN plans a primitive for it (its 32-bit arithmetic fails on such sizes).
+        try Tensor.checkAllocatable(.rowMajor(spec.output))
         self.spec = spec
         var desc = dnnl_convolution_desc_t()
         var src = TensorLayout.any(spec.input).desc
@@ -88,7 +90,7 @@ public final class ConvolutionKernel: @unchecked Sendable {  // unchecked: its s
         }
         forwardPrimitive = primitive
         depthwiseWeightsGradient = training && DepthwiseWeightsGradient.applies(to: spec)
-            ? try DepthwiseWeightsGradient(spec) : nil
+            ? DepthwiseWeightsGradient(spec) : nil
     }
 
     public var sourceLayout: TensorLayout { forwardPrimitive.layout(of: DNNL_ARG_SRC) }
@@ -128,13 +130,17 @@ public final class ConvolutionKernel: @unchecked Sendable {  // unchecked: its s
         // The primitive may write the gradient in its own layout (see makeBackwardWeights).
         let primitive = try backwardWeights()
         let own = primitive.layout(of: DNNL_ARG_DIFF_WEIGHTS)
-        let written = weightsGradient.layout == own ? weightsGradient : try weightsGradientSlot.tensor(own)
+        let written = weightsGradient.layout == own ? weightsGradient : try scratch.borrow(own, slot: Self.ownGradientSlot)
+        defer { if written !== weightsGradient { scratch.giveBack(written, slot: Self.ownGradientSlot) } }
         var args: [(Int32, Tensor)] = [(DNNL_ARG_SRC, source), (DNNL_ARG_DIFF_DST, destinationGradient),
                                        (DNNL_ARG_DIFF_WEIGHTS, written)]
         if let biasGradient { args.append((DNNL_ARG_DIFF_BIAS, biasGradient)) }
         try primitive.run(args, scratch: scratch)
         if written !== weightsGradient { try DNNL.singleThreaded { try weightsGradient.assign(written) } }
     }
+
+    /// The scratch slot of a weight gradient in the primitive's own layout (not an argument number).
+    private static let ownGradientSlot: Int32 = -1
 
     /// Backward by data reads the weights in the forward layout when oneDNN has a fast
     /// kernel for it (no reorder per step). For some shapes it has none (the 3-channel stem's

@@ -1,7 +1,7 @@
 import CDNNL
 
 /// oneDNN's elementwise activations (ReLU, ReLU6 as clip(0, 6)) over one layout.
-public final class EltwiseKernel: @unchecked Sendable {  // unchecked: its scratch buffers are used by one thread at a time
+public final class EltwiseKernel: @unchecked Sendable {  // unchecked: immutable but for its scratch and lazy primitives, both locked
     public let layout: TensorLayout
     public let activation: FusedActivation
     private let forwardPrimitive: Primitive
@@ -44,7 +44,7 @@ public final class EltwiseKernel: @unchecked Sendable {  // unchecked: its scrat
 }
 
 /// Elementwise sum of two tensors (the residual Add), in the first one's layout.
-public final class AddKernel: @unchecked Sendable {  // unchecked: its scratch buffers are used by one thread at a time
+public final class AddKernel: @unchecked Sendable {  // unchecked: immutable but for its scratch and lazy primitives, both locked
     public let layout: TensorLayout
     private let primitive: Primitive
     private let scratch = ReorderScratch()
@@ -69,7 +69,7 @@ public final class AddKernel: @unchecked Sendable {  // unchecked: its scratch b
 
 /// Average pooling over the whole spatial extent (GlobalAveragePooling2D):
 /// (N, C, H, W) to (N, C, 1, 1).
-public final class GlobalAveragePoolKernel: @unchecked Sendable {  // unchecked: its scratch buffers are used by one thread at a time
+public final class GlobalAveragePoolKernel: @unchecked Sendable {  // unchecked: immutable but for its scratch and lazy primitives, both locked
     public let layout: TensorLayout
     private let forwardPrimitive: Primitive
     private let backwardPrimitive = LazyPrimitive()
@@ -118,7 +118,7 @@ public final class GlobalAveragePoolKernel: @unchecked Sendable {  // unchecked:
 }
 
 /// oneDNN's inner product (Dense): (N, I) x (O, I)ᵀ + bias, all row-major.
-public final class InnerProductKernel: @unchecked Sendable {  // unchecked: its scratch buffers are used by one thread at a time
+public final class InnerProductKernel: @unchecked Sendable {  // unchecked: immutable but for its scratch and lazy primitives, both locked
     public let batch: Int, inputs: Int, outputs: Int
     private let forwardPrimitive: Primitive
     private let backwardDataPrimitive = LazyPrimitive()
@@ -131,6 +131,7 @@ public final class InnerProductKernel: @unchecked Sendable {  // unchecked: its 
     }
 
     init(batch: Int, inputs: Int, outputs: Int) throws {
+        try Tensor.checkAllocatable(.rowMajor([batch, outputs]))  // as for a convolution's output
         self.batch = batch; self.inputs = inputs; self.outputs = outputs
         var desc = dnnl_inner_product_desc_t()
         var src = TensorLayout.rowMajor([batch, inputs]).desc

@@ -1,7 +1,7 @@
 import CDNNL
 
 /// oneDNN's batch normalization over one data layout.
-public final class BatchNormKernel: @unchecked Sendable {  // unchecked: its scratch buffers are used by one thread at a time
+public final class BatchNormKernel: @unchecked Sendable {  // unchecked: immutable but for its scratch and lazy primitives, both locked
     /// Where the mean and variance come from.
     public enum Statistics: String, Sendable {
         /// Computed from the batch (training); the kernel writes them out.

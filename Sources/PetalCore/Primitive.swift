@@ -1,10 +1,14 @@
 import CDNNL
 import Foundation
 
-/// A created oneDNN primitive with its descriptor, ready to execute.
-public final class Primitive: @unchecked Sendable {  // unchecked: immutable oneDNN handles
+/// A created oneDNN primitive with its descriptor, ready to execute from any thread (user
+/// scratchpad mode, see DNNLThreadContext).
+public final class Primitive: @unchecked Sendable {  // unchecked: immutable oneDNN handles, thread-safe to execute
     let handle: dnnl_primitive_t
     let descriptor: dnnl_primitive_desc_t
+    /// The scratchpad this primitive needs per execution (zero bytes: none).
+    private let scratchpadDesc: dnnl_memory_desc_t
+    private let scratchpadBytes: Int
 
     /// Takes ownership of `descriptor`.
     init(descriptor: dnnl_primitive_desc_t) throws {
@@ -17,6 +21,14 @@ public final class Primitive: @unchecked Sendable {  // unchecked: immutable one
         }
         self.handle = handle
         self.descriptor = descriptor
+        if let md = dnnl_primitive_desc_query_md(descriptor, dnnl_query_scratchpad_md, 0) {
+            var desc = md.pointee
+            scratchpadDesc = desc
+            scratchpadBytes = dnnl_memory_desc_get_size(&desc)
+        } else {
+            scratchpadDesc = dnnl_memory_desc_t()
+            scratchpadBytes = 0
+        }
         PrimitiveCache.shared.noteCreation()
     }
 
@@ -37,16 +49,37 @@ public final class Primitive: @unchecked Sendable {  // unchecked: immutable one
         return name.map { String(cString: $0) } ?? "unknown"
     }
 
-    /// Runs the primitive on the stream. Arguments are oneDNN's DNNL_ARG_* numbers.
+    /// Runs the primitive on the calling thread's stream and waits for it. Arguments are
+    /// oneDNN's DNNL_ARG_* numbers. Safe to call from several threads at once, as long as no
+    /// two calls write the same tensor.
     public func execute(_ arguments: [(Int32, Tensor)]) throws {
-        var args = try arguments.map { dnnl_exec_arg_t(arg: $0.0, memory: try $0.1.memory()) }
-        let status = dnnl_primitive_execute(handle, try DNNL.stream(), Int32(args.count), &args)
+        let context = try DNNLThreadContext.current()
+        // Memory objects are made per call (cheap wrappers over the tensors' storage), so
+        // no oneDNN object but the immutable primitive is shared between threads.
+        var memories: [dnnl_memory_t] = []
+        defer { for memory in memories { dnnl_memory_destroy(memory) } }
+        var args: [dnnl_exec_arg_t] = []
+        for (argument, tensor) in arguments {
+            let memory = try tensor.makeMemory()
+            memories.append(memory)
+            args.append(dnnl_exec_arg_t(arg: argument, memory: memory))
+        }
+        if scratchpadBytes > 0 {
+            var desc = scratchpadDesc
+            var memory: dnnl_memory_t?
+            try check(dnnl_memory_create(&memory, &desc, try DNNL.engine(), try context.scratchpad(bytes: scratchpadBytes)),
+                      "wrapping a scratchpad of \(scratchpadBytes) bytes")
+            memories.append(memory!)
+            args.append(dnnl_exec_arg_t(arg: DNNL_ARG_SCRATCHPAD, memory: memory))
+        }
+        let status = dnnl_primitive_execute(handle, context.stream, Int32(args.count), &args)
         if status != dnnl_success {
             let given = arguments.map { "\($0.0): \($0.1.layout) (expects \(layout(of: $0.0)))" }
             try check(status, "executing \(implementation) with \(given.joined(separator: "; "))")
         }
         // The CPU stream runs in order; waiting keeps Swift code after it safe to read results.
-        try DNNL.wait()
+        try check(dnnl_stream_wait(context.stream), "waiting for the stream")
+        withExtendedLifetime(arguments) {}
     }
 }
 
@@ -101,7 +134,8 @@ enum Reorder {
             var pd: dnnl_primitive_desc_t?
             var src = source.layout.desc, dst = destination.layout.desc
             let engine = try DNNL.engine()
-            try check(dnnl_reorder_primitive_desc_create(&pd, &src, engine, &dst, engine, nil),
+            let attributes = try PrimitiveAttributes()
+            try check(dnnl_reorder_primitive_desc_create(&pd, &src, engine, &dst, engine, attributes.handle),
                       "describing a reorder \(source.layout) -> \(destination.layout)")
             return try Primitive(descriptor: pd!)
         }

@@ -6,17 +6,22 @@ import Foundation
 ///
 /// A tensor is a reference: layers write their outputs into tensors they own and reuse
 /// from step to step. `toArray()` and `rowMajor()` give plain copies whatever the layout.
-// unchecked: shared storage by design; a tensor is written by one thread at a time (its layer's caller).
+// unchecked: immutable but for its storage's bytes, which one thread at a time writes (its layer's caller).
 public final class Tensor: @unchecked Sendable, CustomStringConvertible {
     public let layout: TensorLayout
     public let storage: AlignedBuffer
-    private var memoryHandle: dnnl_memory_t?
 
     /// A zero-filled tensor. Throws `TensorError` when its size overflows or the memory
     /// cannot be allocated (e.g. a huge image size), naming the shape and the bytes.
     public init(layout: TensorLayout) throws {
         self.layout = layout
         self.storage = try AlignedBuffer(byteCount: try layout.checkedByteCount(), shape: layout.shape)
+    }
+
+    /// Throws the `TensorError` that allocating a tensor of `layout` would certainly throw
+    /// (its size overflows or exceeds the machine's memory), without allocating it.
+    public static func checkAllocatable(_ layout: TensorLayout) throws {
+        try AlignedBuffer.checkAllocatable(byteCount: try layout.checkedByteCount(), shape: layout.shape)
     }
 
     /// A tensor over existing storage (a view: both share the same bytes).
@@ -59,8 +64,6 @@ public final class Tensor: @unchecked Sendable, CustomStringConvertible {
         try self.init(layout: layout)
         floats.initialize(repeating: value)
     }
-
-    deinit { if let memoryHandle { dnnl_memory_destroy(memoryHandle) } }
 
     public var shape: [Int] { layout.shape }
     public var dataType: DataType { layout.dataType }
@@ -114,13 +117,11 @@ public final class Tensor: @unchecked Sendable, CustomStringConvertible {
         }
     }
 
-    /// The oneDNN memory object over this tensor's storage, made once.
-    func memory() throws -> dnnl_memory_t {
-        if let memoryHandle { return memoryHandle }
+    /// A new oneDNN memory object over this tensor's storage; the caller destroys it.
+    func makeMemory() throws -> dnnl_memory_t {
         var handle: dnnl_memory_t?
         var desc = layout.desc
         try check(dnnl_memory_create(&handle, &desc, try DNNL.engine(), storage.pointer), "wrapping a tensor")
-        memoryHandle = handle
         return handle!
     }
 

@@ -23,6 +23,13 @@ public final class Activation: Layer, @unchecked Sendable {  // unchecked: as La
         return y
     }
 
+    public override func infer(_ inputs: [Tensor]) throws -> Tensor {
+        let x = inputs[0]
+        let y = try Tensor(layout: x.layout)
+        try EltwiseKernel.cached(layout: x.layout, activation: function).forward(source: x, destination: y)
+        return y
+    }
+
     public override func backward(_ g: Tensor, _ context: BackwardContext) throws -> [Tensor?] {
         guard context.needsInputGradient else { return [nil] }
         guard let saved else { throw LayerError.backwardWithoutForward(layer: name) }
@@ -52,6 +59,12 @@ public final class Add: Layer, @unchecked Sendable {  // unchecked: as Layer
         return y
     }
 
+    public override func infer(_ inputs: [Tensor]) throws -> Tensor {
+        let y = try Tensor(layout: inputs[0].layout)
+        try AddKernel.cached(layout: inputs[0].layout).forward(inputs[0], inputs[1], destination: y)
+        return y
+    }
+
     /// The sum's gradient flows unchanged to both inputs.
     public override func backward(_ g: Tensor, _ context: BackwardContext) throws -> [Tensor?] {
         context.needsInputGradient ? [g, g] : [nil, nil]
@@ -75,6 +88,7 @@ public final class ZeroPadding2D: Layer, @unchecked Sendable {  // unchecked: as
     }
 
     public override func forward(_ inputs: [Tensor], _ context: ForwardContext) throws -> Tensor { inputs[0] }
+    public override func infer(_ inputs: [Tensor]) throws -> Tensor { inputs[0] }
     public override func backward(_ g: Tensor, _ context: BackwardContext) throws -> [Tensor?] {
         [context.needsInputGradient ? g : nil]
     }
@@ -98,6 +112,17 @@ public final class GlobalAveragePooling2D: Layer, @unchecked Sendable {  // unch
         let y = try output.tensor(.rowMajor([n, c, 1, 1]))
         try y.assign(p)
         savedKernel = context.keepForBackward ? kernel : nil
+        return try y.reshaped([n, c])
+    }
+
+    public override func infer(_ inputs: [Tensor]) throws -> Tensor {
+        let x = inputs[0]
+        let (n, c) = (x.shape[0], x.shape[1])
+        let kernel = try GlobalAveragePoolKernel.cached(layout: x.layout)
+        let p = try Tensor(layout: kernel.destinationLayout)
+        try kernel.forward(source: x, destination: p)
+        let y = try Tensor(layout: .rowMajor([n, c, 1, 1]))
+        try y.assign(p)
         return try y.reshaped([n, c])
     }
 

@@ -65,6 +65,15 @@ public final class BatchNormalization: Layer, @unchecked Sendable {  // unchecke
         return y
     }
 
+    public override func infer(_ inputs: [Tensor]) throws -> Tensor {
+        let x = inputs[0]
+        let kernel = try BatchNormKernel.cached(layout: x.layout, epsilon: epsilon, statistics: .inference)
+        let y = try Tensor(layout: x.layout)
+        try kernel.forward(source: x, scale: gamma.value, shift: beta.value, mean: movingMean.value,
+                           variance: movingVariance.value, destination: y)
+        return y
+    }
+
     private func updateMovingStatistics() {
         let m = movingMean.value.floats, v = movingVariance.value.floats
         let bm = batchMean.floats, bv = batchVariance.floats

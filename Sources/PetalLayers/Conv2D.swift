@@ -1,3 +1,4 @@
+import Foundation
 import PetalCore
 
 /// How a convolution pads its input.
@@ -49,8 +50,11 @@ public final class Conv2D: Layer, @unchecked Sendable {  // unchecked: as Layer
     private var savedKernel: ConvolutionKernel?
     private let output = OutputSlot()
     private let inputGradient = OutputSlot()
+    /// Copies of the weights in other layouts, shared by the training and inference paths:
+    /// behind `cacheLock`, as `infer` may run on several threads at once.
     private var derivedWeights: (layout: TensorLayout, version: Int, tensor: Tensor)?
     private var folded: (key: [Int], layout: TensorLayout, weights: Tensor, bias: Tensor)?
+    private let cacheLock = NSLock()
 
     public init(name: String, inputChannels: Int, filters: Int, kernelSize: [Int], strides: [Int] = [1, 1],
                 padding: Padding = .valid, groups: Int = 1, useBias: Bool = true, seed: UInt64 = 0) throws {
@@ -116,6 +120,15 @@ public final class Conv2D: Layer, @unchecked Sendable {  // unchecked: as Layer
         return y
     }
 
+    public override func infer(_ inputs: [Tensor]) throws -> Tensor {
+        let x = inputs[0]
+        let kernel = try ConvolutionKernel.cached(spec(for: x.shape), training: false)
+        let y = try Tensor(layout: kernel.destinationLayout)
+        try kernel.forward(source: x, weights: weights(in: kernel.weightsLayout, adopt: false), bias: bias?.value,
+                           destination: y)
+        return y
+    }
+
     public override func backward(_ g: Tensor, _ context: BackwardContext) throws -> [Tensor?] {
         guard let x = savedInput, let kernel = savedKernel else { throw LayerError.backwardWithoutForward(layer: name) }
         if trainable {
@@ -142,30 +155,52 @@ public final class Conv2D: Layer, @unchecked Sendable {  // unchecked: as Layer
             try weight.adopt(layout: layout)
             return weight.value
         }
-        if let d = derivedWeights, d.layout == layout, d.version == weight.version { return d.tensor }
-        // Weights are small: one thread converts them faster than waking OpenMP's team, and
-        // the copy's storage is reused from step to step.
-        let converted = derivedWeights?.layout == layout ? derivedWeights!.tensor : try Tensor(layout: layout)
-        try DNNL.singleThreaded { try converted.assign(weight.value) }
-        derivedWeights = (layout, weight.version, converted)
-        return converted
+        return try cacheLock.withLock {
+            if let d = derivedWeights, d.layout == layout, d.version == weight.version { return d.tensor }
+            // Weights are small: one thread converts them faster than waking OpenMP's team, and
+            // the copy's storage is reused from step to step (training: the weights change
+            // only between steps, when no inference runs).
+            let converted = derivedWeights?.layout == layout ? derivedWeights!.tensor : try Tensor(layout: layout)
+            try DNNL.singleThreaded { try converted.assign(weight.value) }
+            derivedWeights = (layout, weight.version, converted)
+            return converted
+        }
     }
 
     /// Inference forward with a following batch norm folded into the weights and bias, and
     /// an activation as oneDNN post-op: one primitive instead of three.
     public func forwardFolded(_ x: Tensor, batchNorm bn: BatchNormalization, activation: FusedActivation?) throws -> Tensor {
+        let (kernel, weights, bias) = try foldedKernel(for: x, batchNorm: bn, activation: activation)
+        let y = try output.tensor(kernel.destinationLayout)
+        try kernel.forward(source: x, weights: weights, bias: bias, destination: y)
+        return y
+    }
+
+    /// `forwardFolded` as `infer` does it: a new output tensor, nothing kept (thread-safe).
+    public func inferFolded(_ x: Tensor, batchNorm bn: BatchNormalization, activation: FusedActivation?) throws -> Tensor {
+        let (kernel, weights, bias) = try foldedKernel(for: x, batchNorm: bn, activation: activation)
+        let y = try Tensor(layout: kernel.destinationLayout)
+        try kernel.forward(source: x, weights: weights, bias: bias, destination: y)
+        return y
+    }
+
+    /// The fused kernel and the folded weights and bias, refolded when any weight changed.
+    private func foldedKernel(for x: Tensor, batchNorm bn: BatchNormalization, activation: FusedActivation?)
+        throws -> (ConvolutionKernel, Tensor, Tensor) {
         let spec = spec(for: x.shape)
         let foldedSpec = ConvolutionSpec(input: spec.input, outputChannels: spec.outputChannels, kernel: spec.kernelSize,
                                          stride: spec.stride, padding: spec.padding, groups: spec.groups, hasBias: true)
         let kernel = try ConvolutionKernel.cached(foldedSpec, training: false, activation: activation)
         let key = [weight.version, bias?.version ?? -1] + bn.weights.map(\.version)
-        if folded == nil || folded!.key != key || folded!.layout != kernel.weightsLayout {
+        return try cacheLock.withLock {
+            if let folded, folded.key == key, folded.layout == kernel.weightsLayout {
+                return (kernel, folded.weights, folded.bias)
+            }
             let (w, b) = try foldBatchNorm(bn)
-            folded = (key, kernel.weightsLayout, try w.reordered(to: kernel.weightsLayout), b)
+            let made = (key: key, layout: kernel.weightsLayout, weights: try w.reordered(to: kernel.weightsLayout), bias: b)
+            folded = made
+            return (kernel, made.weights, made.bias)
         }
-        let y = try output.tensor(kernel.destinationLayout)
-        try kernel.forward(source: x, weights: folded!.weights, bias: folded!.bias, destination: y)
-        return y
     }
 
     /// W' = W * gamma / sqrt(var + eps) per output channel; b' = beta + (b - mean) * gamma / sqrt(var + eps).

@@ -46,6 +46,17 @@ public final class Dense: Layer, @unchecked Sendable {  // unchecked: as Layer
         return a
     }
 
+    public override func infer(_ inputs: [Tensor]) throws -> Tensor {
+        let x = try inputs[0].rowMajor()
+        let kernel = try InnerProductKernel.cached(batch: x.shape[0], inputs: self.inputs, outputs: units)
+        let y = try Tensor(layout: .rowMajor([x.shape[0], units]))
+        try kernel.forward(source: x, weights: weight.value, bias: bias.value, destination: y)
+        guard let activation else { return y }
+        let a = try Tensor(layout: y.layout)
+        try EltwiseKernel.cached(layout: y.layout, activation: activation).forward(source: y, destination: a)
+        return a
+    }
+
     public override func backward(_ g: Tensor, _ context: BackwardContext) throws -> [Tensor?] {
         guard let saved else { throw LayerError.backwardWithoutForward(layer: name) }
         var dy = try g.rowMajor()
@@ -101,6 +112,9 @@ public final class Dropout: Layer, @unchecked Sendable {  // unchecked: as Layer
         }
         return y
     }
+
+    /// The identity: dropout is active in training only.
+    public override func infer(_ inputs: [Tensor]) throws -> Tensor { inputs[0] }
 
     public override func backward(_ g: Tensor, _ context: BackwardContext) throws -> [Tensor?] {
         guard context.needsInputGradient else { return [nil] }

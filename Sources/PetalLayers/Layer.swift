@@ -51,8 +51,11 @@ public struct BackwardContext: Sendable {
 /// gives the gradient of its inputs and (when trainable) of its parameters.
 ///
 /// Subclasses own their output tensors and reuse them from step to step; a tensor returned
-/// by `forward` or `backward` is valid until the layer's next call.
-open class Layer: @unchecked Sendable {  // unchecked: its mutable state is used by one thread at a time
+/// by `forward` or `backward` is valid until the layer's next call. `forward` and `backward`
+/// are the training path: they keep state, so a layer being trained is used by one thread.
+/// `infer` keeps nothing and returns a tensor of its own, so one (trained) layer can serve
+/// several threads at once.
+open class Layer: @unchecked Sendable {  // unchecked: training state is used by one thread; `infer` only reads
     /// The layer's name, as Keras (or the reference implementation) names it.
     public let name: String
     /// False freezes the layer: no parameter gradients, batch norm on its moving statistics.
@@ -85,6 +88,13 @@ open class Layer: @unchecked Sendable {  // unchecked: its mutable state is used
         preconditionFailure("\(typeName) must implement backward")
     }
 
+    /// The inference forward pass (moving statistics, no dropout) without any effect on the
+    /// layer: the output is a new tensor and nothing is kept, so several threads may call it
+    /// at once on one layer, as long as none trains or loads it meanwhile.
+    open func infer(_ inputs: [Tensor]) throws -> Tensor {
+        preconditionFailure("\(typeName) must implement infer")
+    }
+
     /// Drops what the last forward kept for backward (memory between phases).
     open func releaseSavedState() {}
 }
@@ -101,6 +111,7 @@ public final class InputLayer: Layer, @unchecked Sendable {  // unchecked: as La
 
     public override func forward(_ inputs: [Tensor], _ context: ForwardContext) throws -> Tensor { inputs[0] }
     public override func backward(_ g: Tensor, _ c: BackwardContext) throws -> [Tensor?] { [g] }
+    public override func infer(_ inputs: [Tensor]) throws -> Tensor { inputs[0] }
 }
 
 /// Glorot (Xavier) uniform initialisation, Keras's default for kernels, seeded.

@@ -6,8 +6,9 @@ import PetalCore
 ///
 /// Forward runs the layers in order, fusing what oneDNN can fuse; backward runs them in
 /// reverse and stops at the earliest trainable layer: nothing is back-propagated through a
-/// frozen prefix.
-public final class Network: @unchecked Sendable {  // unchecked: as Layer
+/// frozen prefix. `forward` and `backward` keep state (a network being trained is used by
+/// one thread); `infer` keeps none, so one network can serve several threads at once.
+public final class Network: @unchecked Sendable {  // unchecked: training state is used by one thread; `infer` only reads
     public struct Node: Sendable {
         public let layer: Layer
         public let inputs: [Int]
@@ -134,6 +135,44 @@ public final class Network: @unchecked Sendable {  // unchecked: as Layer
         let result = outputs[lastNode]!
         if !training { outputs = [] }
         return result
+    }
+
+    /// The inference forward pass (moving statistics, no dropout, batch norms folded into
+    /// their convolutions) without any effect on the network or its layers: each call makes
+    /// its own tensors and keeps none, so several threads may run it at once on one network,
+    /// as long as none trains it or loads weights into it meanwhile. Results are the same as
+    /// `forward(x, training: false)`'s. `through` stops after that layer.
+    public func infer(_ x: Tensor, through end: Int? = nil) throws -> Tensor {
+        try checkInput(x)
+        let lastNode = end ?? nodes.count - 1
+        let noBackward = [Bool](repeating: false, count: nodes.count)
+        var outputs = [Tensor?](repeating: nil, count: nodes.count)
+        // Readers still to come for each output, so that it is freed after its last reader.
+        var readersLeft = consumers.map(\.count)
+        func read(_ sources: [Int]) {
+            for s in sources {
+                readersLeft[s] -= 1
+                if readersLeft[s] == 0 && s != lastNode { outputs[s] = nil }
+            }
+        }
+        outputs[0] = x
+        var i = 1
+        while i <= lastNode {
+            if let fused = foldableGroup(at: i, training: false, inBackward: noBackward), fused.end <= lastNode {
+                let conv = nodes[i].layer as! Conv2D
+                let bn = nodes[fused.batchNorm].layer as! BatchNormalization
+                let activation = fused.activation.map { (nodes[$0].layer as! Activation).function }
+                outputs[fused.end] = try conv.inferFolded(outputs[nodes[i].inputs[0]]!, batchNorm: bn, activation: activation)
+                read(nodes[i].inputs)
+                i = fused.end + 1
+                continue
+            }
+            let node = nodes[i]
+            outputs[i] = try node.layer.infer(node.inputs.map { outputs[$0]! })
+            read(node.inputs)
+            i += 1
+        }
+        return outputs[lastNode]!
     }
 
     /// A batch for this network: (N, C, H, W) or (N, features) with the input layer's shape after N.

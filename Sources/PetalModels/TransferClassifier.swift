@@ -20,7 +20,7 @@ public struct HeadConfig: Codable, Hashable, Sendable {
 
 /// A pretrained backbone with a new classification head, in one network whose layer
 /// indices start with the backbone's (Keras's numbering, input included).
-public final class TransferClassifier: @unchecked Sendable {  // unchecked: as its Network
+public final class TransferClassifier: @unchecked Sendable {  // unchecked: as its Network (predict only reads)
     public let architecture: Architecture
     public let classNames: [String]
     public let inputSize: Int
@@ -95,9 +95,10 @@ public final class TransferClassifier: @unchecked Sendable {  // unchecked: as i
 
     // MARK: - Inference
 
-    /// Class probabilities for a batch of normalised images (N, 3, H, W).
+    /// Class probabilities for a batch of normalised images (N, 3, H, W). Safe to call from
+    /// several threads at once (`Network.infer`), but not while the model trains.
     public func predict(_ images: Tensor) throws -> [[Float]] {
-        let logits = try network.forward(images, training: false)
+        let logits = try network.infer(images)
         let k = classNames.count
         let probabilities = try SoftmaxCrossEntropy.softmax(logits)
         return (0..<images.shape[0]).map { Array(probabilities[($0 * k)..<(($0 + 1) * k)]) }
