@@ -23,9 +23,9 @@ public final class Activation: Layer, @unchecked Sendable {  // unchecked: as La
         return y
     }
 
-    public override func infer(_ inputs: [Tensor]) throws -> Tensor {
+    public override func infer(_ inputs: [Tensor], buffers: TensorPool? = nil) throws -> Tensor {
         let x = inputs[0]
-        let y = try Tensor(layout: x.layout)
+        let y = try newTensor(x.layout, buffers)
         try EltwiseKernel.cached(layout: x.layout, activation: function).forward(source: x, destination: y)
         return y
     }
@@ -59,8 +59,8 @@ public final class Add: Layer, @unchecked Sendable {  // unchecked: as Layer
         return y
     }
 
-    public override func infer(_ inputs: [Tensor]) throws -> Tensor {
-        let y = try Tensor(layout: inputs[0].layout)
+    public override func infer(_ inputs: [Tensor], buffers: TensorPool? = nil) throws -> Tensor {
+        let y = try newTensor(inputs[0].layout, buffers)
         try AddKernel.cached(layout: inputs[0].layout).forward(inputs[0], inputs[1], destination: y)
         return y
     }
@@ -88,7 +88,7 @@ public final class ZeroPadding2D: Layer, @unchecked Sendable {  // unchecked: as
     }
 
     public override func forward(_ inputs: [Tensor], _ context: ForwardContext) throws -> Tensor { inputs[0] }
-    public override func infer(_ inputs: [Tensor]) throws -> Tensor { inputs[0] }
+    public override func infer(_ inputs: [Tensor], buffers: TensorPool? = nil) throws -> Tensor { inputs[0] }
     public override func backward(_ g: Tensor, _ context: BackwardContext) throws -> [Tensor?] {
         [context.needsInputGradient ? g : nil]
     }
@@ -115,15 +115,16 @@ public final class GlobalAveragePooling2D: Layer, @unchecked Sendable {  // unch
         return try y.reshaped([n, c])
     }
 
-    public override func infer(_ inputs: [Tensor]) throws -> Tensor {
+    public override func infer(_ inputs: [Tensor], buffers: TensorPool? = nil) throws -> Tensor {
         let x = inputs[0]
         let (n, c) = (x.shape[0], x.shape[1])
         let kernel = try GlobalAveragePoolKernel.cached(layout: x.layout)
-        let p = try Tensor(layout: kernel.destinationLayout)
+        let p = try newTensor(kernel.destinationLayout, buffers)
         try kernel.forward(source: x, destination: p)
-        let y = try Tensor(layout: .rowMajor([n, c, 1, 1]))
-        try y.assign(p)
-        return try y.reshaped([n, c])
+        let y = try newTensor(.rowMajor([n, c]), buffers)
+        try y.reshaped([n, c, 1, 1]).assign(p)
+        buffers?.giveBack(p)
+        return y
     }
 
     public override func backward(_ g: Tensor, _ context: BackwardContext) throws -> [Tensor?] {

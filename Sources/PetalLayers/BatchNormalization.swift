@@ -65,10 +65,10 @@ public final class BatchNormalization: Layer, @unchecked Sendable {  // unchecke
         return y
     }
 
-    public override func infer(_ inputs: [Tensor]) throws -> Tensor {
+    public override func infer(_ inputs: [Tensor], buffers: TensorPool? = nil) throws -> Tensor {
         let x = inputs[0]
         let kernel = try BatchNormKernel.cached(layout: x.layout, epsilon: epsilon, statistics: .inference)
-        let y = try Tensor(layout: x.layout)
+        let y = try newTensor(x.layout, buffers)
         try kernel.forward(source: x, scale: gamma.value, shift: beta.value, mean: movingMean.value,
                            variance: movingVariance.value, destination: y)
         return y

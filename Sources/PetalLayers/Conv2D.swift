@@ -120,10 +120,10 @@ public final class Conv2D: Layer, @unchecked Sendable {  // unchecked: as Layer
         return y
     }
 
-    public override func infer(_ inputs: [Tensor]) throws -> Tensor {
+    public override func infer(_ inputs: [Tensor], buffers: TensorPool? = nil) throws -> Tensor {
         let x = inputs[0]
         let kernel = try ConvolutionKernel.cached(spec(for: x.shape), training: false)
-        let y = try Tensor(layout: kernel.destinationLayout)
+        let y = try newTensor(kernel.destinationLayout, buffers)
         try kernel.forward(source: x, weights: weights(in: kernel.weightsLayout, adopt: false), bias: bias?.value,
                            destination: y)
         return y
@@ -177,9 +177,10 @@ public final class Conv2D: Layer, @unchecked Sendable {  // unchecked: as Layer
     }
 
     /// `forwardFolded` as `infer` does it: a new output tensor, nothing kept (thread-safe).
-    public func inferFolded(_ x: Tensor, batchNorm bn: BatchNormalization, activation: FusedActivation?) throws -> Tensor {
+    public func inferFolded(_ x: Tensor, batchNorm bn: BatchNormalization, activation: FusedActivation?,
+                            buffers: TensorPool? = nil) throws -> Tensor {
         let (kernel, weights, bias) = try foldedKernel(for: x, batchNorm: bn, activation: activation)
-        let y = try Tensor(layout: kernel.destinationLayout)
+        let y = try newTensor(kernel.destinationLayout, buffers)
         try kernel.forward(source: x, weights: weights, bias: bias, destination: y)
         return y
     }

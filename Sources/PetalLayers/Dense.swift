@@ -46,14 +46,15 @@ public final class Dense: Layer, @unchecked Sendable {  // unchecked: as Layer
         return a
     }
 
-    public override func infer(_ inputs: [Tensor]) throws -> Tensor {
+    public override func infer(_ inputs: [Tensor], buffers: TensorPool? = nil) throws -> Tensor {
         let x = try inputs[0].rowMajor()
         let kernel = try InnerProductKernel.cached(batch: x.shape[0], inputs: self.inputs, outputs: units)
-        let y = try Tensor(layout: .rowMajor([x.shape[0], units]))
+        let y = try newTensor(.rowMajor([x.shape[0], units]), buffers)
         try kernel.forward(source: x, weights: weight.value, bias: bias.value, destination: y)
         guard let activation else { return y }
-        let a = try Tensor(layout: y.layout)
+        let a = try newTensor(y.layout, buffers)
         try EltwiseKernel.cached(layout: y.layout, activation: activation).forward(source: y, destination: a)
+        buffers?.giveBack(y)
         return a
     }
 
@@ -114,7 +115,7 @@ public final class Dropout: Layer, @unchecked Sendable {  // unchecked: as Layer
     }
 
     /// The identity: dropout is active in training only.
-    public override func infer(_ inputs: [Tensor]) throws -> Tensor { inputs[0] }
+    public override func infer(_ inputs: [Tensor], buffers: TensorPool? = nil) throws -> Tensor { inputs[0] }
 
     public override func backward(_ g: Tensor, _ context: BackwardContext) throws -> [Tensor?] {
         guard context.needsInputGradient else { return [nil] }

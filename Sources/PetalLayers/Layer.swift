@@ -89,9 +89,10 @@ open class Layer: @unchecked Sendable {  // unchecked: training state is used by
     }
 
     /// The inference forward pass (moving statistics, no dropout) without any effect on the
-    /// layer: the output is a new tensor and nothing is kept, so several threads may call it
-    /// at once on one layer, as long as none trains or loads it meanwhile.
-    open func infer(_ inputs: [Tensor]) throws -> Tensor {
+    /// layer: the output is a new tensor (from `buffers` when given) and nothing is kept, so
+    /// several threads may call it at once on one layer, as long as none trains or loads it
+    /// meanwhile.
+    open func infer(_ inputs: [Tensor], buffers: TensorPool? = nil) throws -> Tensor {
         preconditionFailure("\(typeName) must implement infer")
     }
 
@@ -111,7 +112,12 @@ public final class InputLayer: Layer, @unchecked Sendable {  // unchecked: as La
 
     public override func forward(_ inputs: [Tensor], _ context: ForwardContext) throws -> Tensor { inputs[0] }
     public override func backward(_ g: Tensor, _ c: BackwardContext) throws -> [Tensor?] { [g] }
-    public override func infer(_ inputs: [Tensor]) throws -> Tensor { inputs[0] }
+    public override func infer(_ inputs: [Tensor], buffers: TensorPool? = nil) throws -> Tensor { inputs[0] }
+}
+
+/// A tensor for an inference output: from the pool when there is one, else a new one.
+func newTensor(_ layout: TensorLayout, _ buffers: TensorPool?) throws -> Tensor {
+    try buffers?.tensor(layout) ?? Tensor(layout: layout)
 }
 
 /// Glorot (Xavier) uniform initialisation, Keras's default for kernels, seeded.

@@ -21,6 +21,8 @@ public final class Network: @unchecked Sendable {  // unchecked: training state 
     private var outputs: [Tensor?] = []
     private var gradients: [Tensor?] = []
     private var gradientSums: [OutputSlot] = []
+    /// Buffers of `infer`'s intermediate outputs, reused by later layers and calls.
+    private let activations = TensorPool()
 
     public init(input: InputLayer) {
         nodes = [Node(layer: input, inputs: [])]
@@ -116,10 +118,8 @@ public final class Network: @unchecked Sendable {  // unchecked: training state 
         var i = 1
         while i <= lastNode {
             if let fused = foldableGroup(at: i, training: training, inBackward: inBackward), fused.end <= lastNode {
-                let conv = nodes[i].layer as! Conv2D
-                let bn = nodes[fused.batchNorm].layer as! BatchNormalization
-                let activation = fused.activation.map { (nodes[$0].layer as! Activation).function }
-                let y = try conv.forwardFolded(outputs[nodes[i].inputs[0]]!, batchNorm: bn, activation: activation)
+                let y = try fused.conv.forwardFolded(outputs[nodes[i].inputs[0]]!, batchNorm: fused.batchNorm,
+                                                     activation: fused.activation)
                 for j in i...fused.end { nodes[j].layer.releaseSavedState() }
                 outputs[fused.end] = y
                 i = fused.end + 1
@@ -147,28 +147,34 @@ public final class Network: @unchecked Sendable {  // unchecked: training state 
         let lastNode = end ?? nodes.count - 1
         let noBackward = [Bool](repeating: false, count: nodes.count)
         var outputs = [Tensor?](repeating: nil, count: nodes.count)
-        // Readers still to come for each output, so that it is freed after its last reader.
-        var readersLeft = consumers.map(\.count)
+        // Reads still to come of each tensor (layers such as Dropout pass their input on, so
+        // one tensor can be several layers' output); at zero it goes back to the pool for the
+        // next layers and calls. The input and the result are never given back.
+        var readsLeft: [ObjectIdentifier: Int] = [:]
+        func produced(_ y: Tensor, by i: Int) {
+            outputs[i] = y
+            readsLeft[ObjectIdentifier(y), default: 0] += consumers[i].count + (i == lastNode || i == 0 ? 1 : 0)
+        }
         func read(_ sources: [Int]) {
             for s in sources {
-                readersLeft[s] -= 1
-                if readersLeft[s] == 0 && s != lastNode { outputs[s] = nil }
+                guard let tensor = outputs[s] else { continue }
+                let id = ObjectIdentifier(tensor)
+                readsLeft[id, default: 0] -= 1
+                if readsLeft[id] == 0 { activations.giveBack(tensor) }
             }
         }
-        outputs[0] = x
+        produced(x, by: 0)
         var i = 1
         while i <= lastNode {
             if let fused = foldableGroup(at: i, training: false, inBackward: noBackward), fused.end <= lastNode {
-                let conv = nodes[i].layer as! Conv2D
-                let bn = nodes[fused.batchNorm].layer as! BatchNormalization
-                let activation = fused.activation.map { (nodes[$0].layer as! Activation).function }
-                outputs[fused.end] = try conv.inferFolded(outputs[nodes[i].inputs[0]]!, batchNorm: bn, activation: activation)
+                produced(try fused.conv.inferFolded(outputs[nodes[i].inputs[0]]!, batchNorm: fused.batchNorm,
+                                                    activation: fused.activation, buffers: activations), by: fused.end)
                 read(nodes[i].inputs)
                 i = fused.end + 1
                 continue
             }
             let node = nodes[i]
-            outputs[i] = try node.layer.infer(node.inputs.map { outputs[$0]! })
+            produced(try node.layer.infer(node.inputs.map { outputs[$0]! }, buffers: activations), by: i)
             read(node.inputs)
             i += 1
         }
@@ -188,15 +194,16 @@ public final class Network: @unchecked Sendable {  // unchecked: training state 
     /// convolution with the batch norm folded in and the activation as post-op, when none of
     /// them takes part in a backward pass.
     private func foldableGroup(at i: Int, training: Bool, inBackward: [Bool])
-        -> (batchNorm: Int, activation: Int?, end: Int)? {
-        guard nodes[i].layer is Conv2D, consumers[i].count == 1 else { return nil }
+        -> (conv: Conv2D, batchNorm: BatchNormalization, activation: FusedActivation?, end: Int)? {
+        guard let conv = nodes[i].layer as? Conv2D, consumers[i].count == 1 else { return nil }
         let b = consumers[i][0]
         guard b == i + 1, let bn = nodes[b].layer as? BatchNormalization,
               bn.usesMovingStatistics(training: training), !inBackward[i], !inBackward[b] else { return nil }
-        if consumers[b].count == 1, consumers[b][0] == b + 1, nodes[b + 1].layer is Activation, !inBackward[b + 1] {
-            return (b, b + 1, b + 1)
+        if consumers[b].count == 1, consumers[b][0] == b + 1, let activation = nodes[b + 1].layer as? Activation,
+           !inBackward[b + 1] {
+            return (conv, bn, activation.function, b + 1)
         }
-        return (b, nil, b)
+        return (conv, bn, nil, b)
     }
 
     // MARK: - Backward
