@@ -5,7 +5,8 @@
         --licence-list flower_photos/LICENSE.txt
 
 examples/flowers/<species>/  60 photos per species (a stratified random sample, seed 1234)
-examples/photos/             one more photo per species that the sample does not contain, and a cat
+examples/photos/             one more photo per species that the sample does not contain (a 500-px Flickr
+                             original), and a cat
 examples/ATTRIBUTION.txt     photographer, licence and URL of each photo (kept outside the two folders, so
                              that `petal data inspect` and `petal predict examples/photos/*` see only images)
 
@@ -68,6 +69,7 @@ def main():
         os.makedirs(folder)
 
     rng = random.Random(SEED)
+    photo_rng = random.Random(SEED + 1)
     sample_credits, photo_credits = [], []
     for species in SPECIES:
         source = os.path.join(args.flowers, species)
@@ -79,7 +81,10 @@ def main():
         for name in sorted(chosen[:PER_SPECIES]):
             shutil.copyfile(os.path.join(source, name), os.path.join(flowers_out, species, name))
             sample_credits.append(f"flowers/{species}/{name}  CC BY 2.0 by {licences[(TF_FOLDER[species], name)]}")
-        extra = chosen[PER_SPECIES]
+        # The photo for `petal predict`: one the sample does not contain, taken from Flickr's 500-px
+        # size (no _m/_n suffix), the sharpest originals, as a user's own photo would be.
+        rest = [n for n in names if n not in chosen[:PER_SPECIES] and not re.search(r"_[mn]\.jpg$", n)]
+        extra = photo_rng.choice(rest)
         shutil.copyfile(os.path.join(source, extra), os.path.join(photos_out, f"{species}.jpg"))
         photo_credits.append(f"photos/{species}.jpg ({extra})  CC BY 2.0 by {licences[(TF_FOLDER[species], extra)]}")
     shutil.copyfile(os.path.join(root, CAT), os.path.join(photos_out, "cat.jpg"))
