@@ -18,18 +18,9 @@ final class InstallTests: XCTestCase {
         try? FileManager.default.removeItem(at: prefix)
     }
 
-    private func setup(_ arguments: [String]) throws -> (status: Int32, output: String) {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/bin/bash")
-        process.arguments = [Fixtures.repositoryRoot.appendingPathComponent("scripts/setup.sh").path] + arguments
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        process.standardError = pipe
-        process.standardInput = FileHandle.nullDevice
-        try process.run()
-        let output = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
-        return (process.terminationStatus, output)
+    private func setup(_ arguments: [String]) throws -> PetalProcess.Result {
+        try PetalProcess.run(executable: URL(fileURLWithPath: "/bin/bash"),
+                             [Fixtures.repositoryRoot.appendingPathComponent("scripts/setup.sh").path] + arguments)
     }
 
     private func install() throws {
@@ -51,18 +42,10 @@ final class InstallTests: XCTestCase {
 
         // Run from elsewhere with an empty weights folder (no hashing): the JSON still names the
         // class list it found, which must be the installed copy, not the build folder's.
-        let run = Process()
-        run.executableURL = petal
-        run.arguments = ["doctor", "--json"]
-        run.environment = ["PETAL_HOME": prefix.appendingPathComponent("no-home").path, "HOME": prefix.path]
-        run.currentDirectoryURL = FileManager.default.temporaryDirectory
-        let pipe = Pipe()
-        run.standardOutput = pipe
-        try run.run()
-        let json = pipe.fileHandleForReading.readDataToEndOfFile()
-        run.waitUntilExit()
-        XCTAssertEqual(run.terminationStatus, 1, "the weights are missing in this environment")
-        let diagnostics = try PetalJSON.decode(Diagnostics.self, from: json)
+        let result = try PetalProcess.run(executable: petal, ["doctor", "--json"], in: FileManager.default.temporaryDirectory,
+                                          environment: ["PETAL_HOME": prefix.appendingPathComponent("no-home").path])
+        XCTAssertEqual(result.status, 1, "the weights are missing in this environment: \(result.output)")
+        let diagnostics = try PetalJSON.decode(Diagnostics.self, from: Data(result.stdout.utf8))
         let classes = try XCTUnwrap(diagnostics.item("ImageNet classes"))
         XCTAssertEqual(classes.status, .ok)
         XCTAssertEqual(classes.value, "1000 in \(prefix.path)/lib/petal/Petal_PetalModels.resources")
@@ -107,7 +90,7 @@ final class InstallTests: XCTestCase {
         let result = try setup(["--install-only", "--from", PetalProcess.executable.deletingLastPathComponent().path,
                                 "--prefix", prefix.path])
         XCTAssertEqual(result.status, 1, result.output)
-        XCTAssertTrue(result.output.contains("\(prefix.path)/bin/petal exists and was not installed by scripts/setup.sh"), result.output)
+        XCTAssertTrue(result.stderr.contains("\(prefix.path)/bin/petal exists and was not installed by scripts/setup.sh"), result.output)
         XCTAssertEqual(contents(), ["bin", "bin/petal"], "a refused install must write nothing")
     }
 }
