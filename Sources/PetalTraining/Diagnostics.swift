@@ -11,7 +11,7 @@ public struct Diagnostics: Sendable, Codable {
     public enum Status: String, Sendable, Codable {
         /// Present and as expected.
         case ok
-        /// Works, but worth knowing (little disk or memory, no AVX2, an unexpected extra file).
+        /// Works, but worth knowing (little disk or memory, no AVX2).
         case warning
         /// Something Petal needs is absent or damaged: `petal doctor` exits non-zero.
         case missing
