@@ -35,6 +35,12 @@ struct ServeCommand: ParsableCommand {
             throw ValidationError("give --name once per model (\(models.count) models, \(name.count) names)")
         }
         if top < 1 { throw ValidationError("--top must be at least 1") }
+        // Converted to whole units below: they must be finite and of a sensible size.
+        for (option, value) in [("--max-delay-ms", maxDelayMs), ("--max-body-mb", maxBodyMb),
+                                ("--max-megapixels", maxMegapixels), ("--idle-timeout", idleTimeout)]
+        where !(value.isFinite && value >= 0 && value <= 1e6) {
+            throw ValidationError("\(option) must be a number from 0 to 1000000 (got \(value))")
+        }
     }
 
     func run() throws {
