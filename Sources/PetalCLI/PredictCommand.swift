@@ -38,13 +38,8 @@ struct PredictCommand: ParsableCommand {
 
     /// One image's answer, as `--json` prints it.
     struct ImagePrediction: Codable {
-        struct Score: Codable {
-            var `class`: String
-            var index: Int
-            var probability: Float
-        }
         var path: String
-        var top: [Score]?
+        var top: [ClassScore]?
         var error: String?
     }
 
@@ -54,9 +49,7 @@ struct PredictCommand: ParsableCommand {
         let predictions = zip(images, results).map { path, result in
             switch result {
             case .success(let classification):
-                return ImagePrediction(path: path, top: classification.top.map {
-                    .init(class: $0.className, index: $0.index, probability: $0.probability)
-                })
+                return ImagePrediction(path: path, top: classification.top)
             case .failure(let error):
                 FileHandle.standardError.write(Data("petal predict: skipping \(error)\n".utf8))
                 return ImagePrediction(path: path, error: "\(error)")
@@ -69,7 +62,7 @@ struct PredictCommand: ParsableCommand {
                 print(prediction.path)
                 if let error = prediction.error { print("  error: \(error)") }
                 for score in prediction.top ?? [] {
-                    print("  \(pad(String(score.index), 4, left: true))  \(pad(score.class, 30)) "
+                    print("  \(pad(String(score.index), 4, left: true))  \(pad(score.className, 30)) "
                           + String(format: "%.4f", score.probability))
                 }
             }

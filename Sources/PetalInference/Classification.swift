@@ -10,7 +10,8 @@ public enum ImageInput: Sendable {
     case pixels(RGBImage)
 }
 
-/// One class and its probability.
+/// One class and its probability; in JSON `{"class", "index", "probability"}`, as
+/// `petal predict --json` and the server write it.
 public struct ClassScore: Sendable, Codable, Equatable {
     public var index: Int
     public var className: String
@@ -19,6 +20,8 @@ public struct ClassScore: Sendable, Codable, Equatable {
     public init(index: Int, className: String, probability: Float) {
         self.index = index; self.className = className; self.probability = probability
     }
+
+    enum CodingKeys: String, CodingKey { case index, className = "class", probability }
 }
 
 /// What the model says about one image: every class's probability and the top classes.

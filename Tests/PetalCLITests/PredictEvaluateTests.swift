@@ -16,13 +16,8 @@ final class PredictEvaluateTests: XCTestCase {
 
     /// The JSON `petal predict --json` prints for one image.
     private struct Prediction: Decodable, Equatable {
-        struct Score: Decodable, Equatable {
-            var `class`: String
-            var index: Int
-            var probability: Float
-        }
         var path: String
-        var top: [Score]?
+        var top: [ClassScore]?
         var error: String?
     }
 
@@ -38,15 +33,14 @@ final class PredictEvaluateTests: XCTestCase {
         XCTAssertEqual(result.status, 1, "an image failed, so the exit status says so\n\(result.output)")
         XCTAssertTrue(result.stderr.contains(corrupt.path), result.output)
         let printed = try PetalJSON.decode([Prediction].self, from: Data(result.stdout.utf8))
+        XCTAssertTrue(result.stdout.contains("\"class\" : \"") && result.stdout.contains("\"probability\" : "), result.stdout)
         XCTAssertEqual(printed.map(\.path), images)
 
         let expected = try ImageClassifier(contentsOf: run).classify(files: images.map { URL(fileURLWithPath: $0) }, top: 2)
         for (prediction, answer) in zip(printed, expected) {
             switch answer {
             case .success(let classification):
-                XCTAssertEqual(prediction.top, classification.top.map {
-                    Prediction.Score(class: $0.className, index: $0.index, probability: $0.probability)
-                })
+                XCTAssertEqual(prediction.top, classification.top)
                 XCTAssertNil(prediction.error)
             case .failure(let error):
                 XCTAssertEqual(prediction.error, "\(error)")

@@ -49,12 +49,7 @@ final class ReadmeExampleTests: XCTestCase {
     }
 
     func testReadmeShowsThisExample() throws {
-        let source = try String(contentsOf: URL(fileURLWithPath: #filePath), encoding: .utf8)
-        let readme = try String(contentsOf: Fixtures.repositoryRoot.appendingPathComponent("README.md"), encoding: .utf8)
-        let begin = source.range(of: "    // README-INFERENCE-BEGIN\n")!.upperBound
-        let end = source.range(of: "    // README-INFERENCE-END")!.lowerBound
-        let example = source[begin..<end].split(separator: "\n", omittingEmptySubsequences: false)
-            .map { $0.hasPrefix("    ") ? String($0.dropFirst(4)) : String($0) }.joined(separator: "\n")
-        XCTAssertTrue(readme.contains(example), "README.md must show the example of ReadmeExampleTests.swift verbatim")
+        let example = try ReadmeExample.code(in: #filePath, begin: "README-INFERENCE-BEGIN", end: "README-INFERENCE-END")
+        XCTAssertTrue(try ReadmeExample.isShownInReadme(example), "README.md must show the example of this file verbatim")
     }
 }
