@@ -75,7 +75,7 @@ public final class ImageClassifier: Sendable {
     }
 
     /// The normalised [N, 3, H, W] batch (NHWC in memory, as `BatchLoader` makes it).
-    func batch(_ images: ArraySlice<RGBImage>) throws(InferenceError) -> Tensor {
+    func batch(_ images: ArraySlice<RGBImage>) throws -> Tensor {
         let size = inputSize, per = size * size * 3
         let tensor = Tensor(layout: .nhwc([images.count, 3, size, size]))
         let out = tensor.floats.baseAddress!
@@ -101,12 +101,12 @@ public final class ImageClassifier: Sendable {
     }
 
     /// Softmax rows of one normalised batch; refuses to hand out non-finite probabilities.
-    func probabilities(ofBatch batch: Tensor) throws(InferenceError) -> [[Float]] {
+    func probabilities(ofBatch batch: Tensor) throws -> [[Float]] {
         let k = classNames.count
         let flat = network.probabilities(batch)
         let rows = (0..<batch.shape[0]).map { Array(flat[($0 * k)..<(($0 + 1) * k)]) }
         let bad = rows.filter { !$0.allSatisfy(\.isFinite) }.count
-        if bad > 0 { throw .nonFiniteOutput(path: source.path, images: bad, of: rows.count) }
+        if bad > 0 { throw InferenceError.nonFiniteOutput(path: source.path, images: bad, of: rows.count) }
         return rows
     }
 
