@@ -47,9 +47,9 @@ extension ImageClassifier {
     /// Each file decoded at the input size, on all cores.
     private func decodeInParallel(_ files: [URL], maxPixels: Int) -> [Result<RGBImage, DataError>] {
         var decoded = [Result<RGBImage, DataError>](repeating: .failure(.noImages("")), count: files.count)
-        decoded.withUnsafeMutableBufferPointer { slots in
-            let slots = slots
-            // Each iteration writes only its own slot.
+        decoded.withUnsafeMutableBufferPointer { buffer in
+            // Each iteration writes only its own slot, so the threads never share one.
+            nonisolated(unsafe) let slots = buffer
             DispatchQueue.concurrentPerform(iterations: files.count) { i in
                 do {
                     slots[i] = .success(try decode(.file(files[i]), maxPixels: maxPixels))
