@@ -3,6 +3,7 @@ import PetalCore
 import PetalData
 import PetalLayers
 import PetalModels
+import PetalTraining
 
 /// A trained model loaded once, to classify images: Petal's inference library. The
 /// preprocessing is the training's evaluation path, through the same functions: decode with
@@ -40,11 +41,9 @@ public final class ImageClassifier: Sendable {
     /// Loads a model file written by `petal train` (or a run folder: its `model.safetensors`).
     /// Refuses a model with non-finite weights, naming the file and tensor.
     public convenience init(contentsOf url: URL) throws {
-        var isDirectory: ObjCBool = false
-        let isFolder = FileManager.default.fileExists(atPath: url.path, isDirectory: &isDirectory) && isDirectory.boolValue
-        let file = isFolder ? url.appendingPathComponent(TransferClassifier.runModelFile) : url
-        if isFolder && !FileManager.default.fileExists(atPath: file.path) {
-            throw InferenceError.noModelInRunFolder(path: url.path, file: TransferClassifier.runModelFile)
+        let file = TransferClassifier.modelFile(fileOrRunFolder: url)
+        if file != url && !FileManager.default.fileExists(atPath: file.path) {
+            throw InferenceError.noModelInRunFolder(path: url.path, file: RunFolder.File.model.rawValue)
         }
         let model = try TransferClassifier.load(from: file)
         try self.init(network: model.network, classNames: model.classNames, inputSize: model.inputSize,

@@ -4,6 +4,7 @@ import PetalData
 import PetalEvaluation
 import PetalInference
 import PetalTestSupport
+import PetalTraining
 import XCTest
 
 /// `petal predict` and `petal evaluate` on a tiny model, as a user runs them: the numbers
@@ -120,6 +121,9 @@ final class PredictEvaluateTests: XCTestCase {
 
         let split = try DatasetSplit.stratified(try ImageFolder(data), train: 0.5, validation: 0.25, test: 0.25, seed: 3)
         try split.save(to: run.appendingPathComponent("split.json"))
+        var state = RunState()
+        state.phase = RunState.done
+        try RunFolder(run).write(state, to: .state)
         let fromRun = try PetalProcess.run(["evaluate", run.path, "--json", "--top-k", "1"])
         XCTAssertEqual(fromRun.status, 0, fromRun.output)
         XCTAssertEqual(try PetalJSON.decode(EvaluationMetrics.self, from: Data(fromRun.stdout.utf8)),
