@@ -46,7 +46,7 @@ extension ImageClassifier {
 
     /// Each file decoded at the input size, on all cores.
     private func decodeInParallel(_ files: [URL], maxPixels: Int) -> [Result<RGBImage, DataError>] {
-        var decoded = [Result<RGBImage, DataError>](repeating: .failure(.noImages("")), count: files.count)
+        var decoded = [Result<RGBImage, DataError>?](repeating: nil, count: files.count)
         decoded.withUnsafeMutableBufferPointer { buffer in
             // Each iteration writes only its own slot, so the threads never share one.
             nonisolated(unsafe) let slots = buffer
@@ -60,6 +60,6 @@ extension ImageClassifier {
                 }
             }
         }
-        return decoded
+        return decoded.map { $0! }
     }
 }
