@@ -76,7 +76,7 @@ public final class ImageClassifier: Sendable {
     /// The normalised [N, 3, H, W] batch (NHWC in memory, as `BatchLoader` makes it).
     func batch(_ images: ArraySlice<RGBImage>) throws -> Tensor {
         let size = inputSize, per = size * size * 3
-        let tensor = Tensor(layout: .nhwc([images.count, 3, size, size]))
+        let tensor = try Tensor(layout: .nhwc([images.count, 3, size, size]))
         let out = tensor.floats.baseAddress!
         for (k, image) in images.enumerated() {
             let ready = try sized(image)
@@ -102,7 +102,7 @@ public final class ImageClassifier: Sendable {
     /// Softmax rows of one normalised batch; refuses to hand out non-finite probabilities.
     func probabilities(ofBatch batch: Tensor) throws -> [[Float]] {
         let k = classNames.count
-        let flat = network.probabilities(batch)
+        let flat = try network.probabilities(batch)
         let rows = (0..<batch.shape[0]).map { Array(flat[($0 * k)..<(($0 + 1) * k)]) }
         let bad = rows.filter { !$0.allSatisfy(\.isFinite) }.count
         if bad > 0 { throw InferenceError.nonFiniteOutput(path: source.path, images: bad, of: rows.count) }
@@ -148,17 +148,15 @@ public final class ImageClassifier: Sendable {
     }
 }
 
-/// Runs the network in inference mode. The network keeps per-call activations and the
-/// kernels share scratch buffers, so calls run one at a time; the lock makes that safe
-/// (the reason for @unchecked).
-final class NetworkRunner: @unchecked Sendable {
-    private let network: Network
-    private let lock = NSLock()
+/// Runs the network's inference forward pass (`Network.infer`), which keeps nothing on the
+/// network or its layers: calls from many threads run at once, each on its own tensors.
+struct NetworkRunner: Sendable {
+    let network: Network
 
     init(_ network: Network) { self.network = network }
 
     /// Row-major (N, K) softmax probabilities of a normalised batch.
-    func probabilities(_ batch: Tensor) -> [Float] {
-        lock.withLock { SoftmaxCrossEntropy.softmax(network.forward(batch, training: false)) }
+    func probabilities(_ batch: Tensor) throws -> [Float] {
+        try SoftmaxCrossEntropy.softmax(try network.infer(batch))
     }
 }

@@ -23,7 +23,7 @@ final class EvaluationPathTests: XCTestCase {
         let model = try TransferClassifier.load(from: url)
         let cache = try ImageCache(files: files.map { LabeledFile(url: $0, label: 0) }, side: model.inputSize)
         let loader = BatchLoader.evaluation(cache: cache, batchSize: batchSize, normalization: model.normalization)
-        return (cache.files.map(\.url), Trainer.evaluate(model, loader).probabilities)
+        return (cache.files.map(\.url), try Trainer.evaluate(model, loader).probabilities)
     }
 
     /// Bit-equal to `Trainer.evaluate` on the same files in the same batches (a failure
@@ -90,8 +90,8 @@ final class EvaluationPathTests: XCTestCase {
         let pixels = try SafetensorsFile.read(Fixtures.url("backbones/images.safetensors")).tensors["images_224"]!.toArray()
         let reference = try SafetensorsFile.read(Fixtures.url("backbones/efficientnet_lite0.safetensors"))
         let logits = reference.tensors["lite0.logits"]!
-        let expected = SoftmaxCrossEntropy.softmax(logits)
-        let top5 = reference.tensors["lite0.top5"]!.toArray().map { Int($0) }
+        let expected = try SoftmaxCrossEntropy.softmax(logits)
+        let top5 = try reference.tensors["lite0.top5"]!.toArray().map { Int($0) }
         let per = 224 * 224 * 3
         let images = (0..<3).map { i in
             RGBImage(width: 224, height: 224, pixels: pixels[(i * per)..<((i + 1) * per)].map { UInt8($0) })
