@@ -63,7 +63,7 @@ public final class TransferLearningRun {
 
     /// A new run writing into `folder` (created; must not already hold a run).
     public init(config: TransferLearningConfig, folder: URL, progress: ProgressReporter) throws {
-        guard config.architecture != nil else { throw TrainingError.unknownBackbone(config.backbone) }
+        try config.validate()
         self.config = config
         self.folder = folder
         self.progress = progress
@@ -83,6 +83,7 @@ public final class TransferLearningRun {
         guard FileManager.default.fileExists(atPath: stateURL.path) else { throw TrainingError.notResumable(folder.path) }
         config = try JSONDecoder().decode(TransferLearningConfig.self, from: Data(contentsOf: configURL))
         state = try JSONDecoder().decode(RunState.self, from: Data(contentsOf: stateURL))
+        try config.validate()
         self.folder = folder
         self.progress = progress
     }
@@ -110,6 +111,7 @@ public final class TransferLearningRun {
             try split.save(to: splitURL)
         }
         progress.message("Data: \(split.train.count) train, \(split.validation.count) validation, \(split.test.count) test images in \(split.classNames.count) classes; decoding at \(size)x\(size)")
+        for group in split.identicalFilesAcrossSplits() { progress.message("warning: identical files in more than one split (their test metrics read too good): \(group.joined(separator: ", "))") }
         let trainCache = try ImageCache(files: split.train, side: size)
         let validationCache = try ImageCache(files: split.validation, side: size)
         let testCache = try ImageCache(files: split.test, side: size)
