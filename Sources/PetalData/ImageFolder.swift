@@ -87,11 +87,11 @@ public struct ImageFolder: Sendable {
             throw DataError.badFolder(path: root.path, reason: "has no class sub-folders (expected one sub-folder of images per class)")
         }
         var items: [LabeledFile] = []
-        var walk = Walk(ignored: ignored, hidden: hidden)
-        for (label, name) in classes.enumerated() {
-            let dir = root.appendingPathComponent(name, isDirectory: true)
+        let classFolders = classes.map { root.appendingPathComponent($0, isDirectory: true) }
+        var walk = Walk(ignored: ignored, hidden: hidden, reserved: [root] + classFolders)
+        for (label, dir) in classFolders.enumerated() {
             var found: [URL] = []
-            walk.folder(dir, images: &found)
+            walk.folder(dir, images: &found, top: true)
             found.sort { ImageFolder.pathOrder($0.path, $1.path) }
             items += found.map { LabeledFile(url: $0, label: label) }
         }
@@ -122,15 +122,19 @@ public struct ImageFolder: Sendable {
         /// Real path -> the path it was first found under.
         private var seenFolders: [String: URL] = [:]
         private var seenFiles: [String: URL] = [:]
+        /// The root and the class folders, entered only as themselves (a link inside a class
+        /// to the root or to a class would walk a class twice, or under another label).
+        private let reserved: [String: URL]
 
-        init(ignored: [URL], hidden: Int) {
+        init(ignored: [URL], hidden: Int, reserved: [URL]) {
             self.ignored = ignored
             self.hidden = hidden
+            self.reserved = Dictionary(reserved.map { ($0.resolvingSymlinksInPath().path, $0) }) { first, _ in first }
         }
 
-        mutating func folder(_ dir: URL, images: inout [URL]) {
+        mutating func folder(_ dir: URL, images: inout [URL], top: Bool = false) {
             let real = dir.resolvingSymlinksInPath().path
-            if let first = seenFolders[real] {
+            if let first = seenFolders[real] ?? (top ? nil : reserved[real]) {
                 skippedLinks.append(SkippedLink(url: dir, firstFound: first))
                 return
             }
@@ -143,7 +147,7 @@ public struct ImageFolder: Sendable {
                 var d: ObjCBool = false
                 guard fm.fileExists(atPath: url.path, isDirectory: &d) else { continue }   // a broken link
                 if d.boolValue {
-                    folder(url, images: &images)
+                    folder(url, images: &images, top: false)
                 } else if ImageFolder.isImageName(name) {
                     let realFile = url.resolvingSymlinksInPath().path
                     if let first = seenFiles[realFile] {

@@ -126,7 +126,7 @@ extension TransferLearningConfig {
         for (name, f) in [("train", trainFraction), ("validation", validationFraction), ("test", testFraction)] {
             try Self.checkFraction("--split \(name)", f, allowed: "between 0 and 1", valid: { (0...1).contains($0) })
         }
-        if trainFraction <= 0 { throw .outOfRange(option: "--split train", value: "\(trainFraction)", allowed: "above 0") }
+        if trainFraction <= 0 { throw .outOfRange(option: "--split train", value: Self.number(trainFraction), allowed: "above 0") }
         let sum = trainFraction + validationFraction + testFraction
         if abs(sum - 1) > 1e-6 {
             throw .invalid(option: "--split", reason: "train \(trainFraction) + validation \(validationFraction) + test \(testFraction) = \(sum), not 1")
