@@ -94,11 +94,23 @@ final class DivergenceTests: XCTestCase {
         XCTAssertTrue(result.isEmpty)
         XCTAssertTrue(result.loss.isNaN)
         XCTAssertTrue(result.accuracy.isNaN)
-        let trainer = Trainer(model: model, optimizer: RMSprop(learningRate: 1e-3))
-        let logs = try trainer.fit(train, validation: empty, epochs: 1)
-        XCTAssertEqual(logs.count, 1)
+        // Callbacks that judge a validation metric sit out; the others run.
+        let folder = Fixtures.temporaryDirectory("petal-novalidation")
+        let best = folder.appendingPathComponent("best.safetensors")
+        let reduce = try ReduceLROnPlateau(monitor: "val_accuracy", factor: 0.5, patience: 0)
+        let trainer = Trainer(model: model, optimizer: RMSprop(learningRate: 1e-3), callbacks: [
+            reduce,
+            try EarlyStopping(monitor: "val_accuracy", patience: 0),
+            try ModelCheckpoint(url: best, monitor: "val_accuracy", saveBestOnly: true),
+            HistoryLogger(directory: folder),
+        ])
+        let logs = try trainer.fit(train, validation: empty, epochs: 3)
+        XCTAssertEqual(logs.count, 3)
         XCTAssertNil(logs[0]["val_accuracy"])
         XCTAssertNil(logs[0]["val_loss"])
         XCTAssertNotNil(logs[0]["accuracy"])
+        XCTAssertEqual(trainer.learningRate, 1e-3)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: best.path))
+        XCTAssertEqual(try HistoryLogger.load(from: folder)?.epochs.count, 3)
     }
 }

@@ -78,6 +78,10 @@ public final class Trainer: TrainingContext {
     /// phases as Keras does. Returns the logs of each epoch run. A validation loader without
     /// images counts as none (no validation metrics rather than metrics over nothing).
     ///
+    /// Without validation data, callbacks that judge a validation metric (early stopping,
+    /// learning-rate reduction, best-only checkpoints on "val_..."), are left out of this fit,
+    /// with one message, instead of acting on nothing.
+    ///
     /// A non-finite training loss stops training before the optimizer applies that batch, and
     /// a non-finite validation loss or weight stops it before the epoch's callbacks run, so no
     /// checkpoint of diverged weights is written: `TrainerError.diverged` is thrown and the
@@ -89,8 +93,9 @@ public final class Trainer: TrainingContext {
         stopTraining = false
         interrupted = false
         let validation = validation.flatMap { $0.cache.count > 0 ? $0 : nil }
+        let callbacks = activeCallbacks(hasValidation: validation != nil)
         try callbacks.onTrainBegin(context: self)
-        if let restoredCallbackState { try callbacks.restoreStates(from: restoredCallbackState) }
+        if let restoredCallbackState { try self.callbacks.restoreStates(from: restoredCallbackState) }
         var history: [EpochLogs] = []
         var trainedImages = 0
         var trainingSeconds = 0.0
@@ -148,6 +153,25 @@ public final class Trainer: TrainingContext {
         imagesPerSecond = trainingSeconds > 0 ? Double(trainedImages) / trainingSeconds : 0
         if !interrupted { try callbacks.onTrainEnd(logs: history.last, context: self) }
         return history
+    }
+
+    /// The callbacks of this fit: all of them with validation data; without, those that do
+    /// not need a validation metric.
+    private func activeCallbacks(hasValidation: Bool) -> CallbackList {
+        guard !hasValidation else { return callbacks }
+        func monitored(_ c: Callback) -> String? {
+            switch c {
+            case let c as EarlyStopping: return c.monitor.name
+            case let c as ReduceLROnPlateau: return c.monitor.name
+            case let c as ModelCheckpoint: return c.saveBestOnly ? c.monitor.name : nil
+            default: return nil
+            }
+        }
+        let off = callbacks.callbacks.filter { monitored($0)?.hasPrefix("val_") == true }
+        guard !off.isEmpty else { return callbacks }
+        let names = off.map { "\(type(of: $0))(\(monitored($0) ?? ""))" }.joined(separator: ", ")
+        log("No validation images: \(names) off")
+        return CallbackList(callbacks.callbacks.filter { c in !off.contains { $0 === c } })
     }
 
     /// The first parameter holding a NaN or infinity, and that value.
