@@ -87,9 +87,11 @@ public struct DatasetSplit: Codable, Sendable, Equatable {
         var test: [String]
     }
 
-    private func relative(_ files: [LabeledFile]) -> [String] {
+    private func relative(_ files: [LabeledFile]) -> [String] { files.map { relativePath($0.url) } }
+
+    private func relativePath(_ url: URL) -> String {
         let base = root.path.hasSuffix("/") ? root.path : root.path + "/"
-        return files.map { $0.url.path.hasPrefix(base) ? String($0.url.path.dropFirst(base.count)) : $0.url.path }
+        return url.path.hasPrefix(base) ? String(url.path.dropFirst(base.count)) : url.path
     }
 
     /// Writes `split.json` (to a temporary name, then renamed).
@@ -152,7 +154,7 @@ public struct DatasetSplit: Codable, Sendable, Equatable {
                 let same = remaining.filter { $0.data == first.data }
                 remaining.removeAll { $0.data == first.data }
                 if Set(same.map(\.split)).count > 1 {
-                    groups.append(same.map { "\($0.split): \(relative([LabeledFile(url: $0.url, label: 0)])[0])" })
+                    groups.append(same.map { "\($0.split): \(relativePath($0.url))" })
                 }
             }
         }

@@ -104,4 +104,20 @@ final class TrainValidationTests: XCTestCase {
         let object = try JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [String: Any]
         XCTAssertEqual((object?["failures"] as? [Any])?.count, 1)
     }
+
+    /// `--split 1,0,0`: no validation and no test images. Training runs without the callbacks
+    /// that need validation, and says there are no test metrics instead of printing 0 %.
+    func testEmptyValidationAndTestSplitsReportNoMetrics() throws {
+        let result = try train(["--split", "1,0,0", "--epochs-fe", "1", "--epochs-ft", "0", "--weights", "none",
+                                "--backbone", "mobilenetv2", "--alpha", "0.35", "--image-size", "32", "--batch-size", "4"])
+        XCTAssertEqual(result.status, 0, result.output)
+        XCTAssertTrue(result.output.contains("No validation images: ReduceLROnPlateau(val_accuracy), EarlyStopping(val_accuracy), ModelCheckpoint(val_accuracy) off"),
+                      result.output)
+        XCTAssertTrue(result.stdout.contains("No test images"), result.output)
+        XCTAssertFalse(result.stdout.contains("0.00%"), result.output)
+        let metrics = try JSONSerialization.jsonObject(
+            with: Data(contentsOf: work.appendingPathComponent("run/metrics.json"))) as? [String: Any]
+        XCTAssertEqual(metrics?["sampleCount"] as? Int, 0)
+        XCTAssertNotEqual(metrics?["accuracy"] as? Double, 0)
+    }
 }

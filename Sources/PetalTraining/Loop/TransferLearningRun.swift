@@ -81,8 +81,8 @@ public final class TransferLearningRun {
         let configURL = folder.appendingPathComponent(Self.configName)
         let stateURL = folder.appendingPathComponent(Self.stateName)
         guard FileManager.default.fileExists(atPath: stateURL.path) else { throw TrainingError.notResumable(folder.path) }
-        config = try JSONDecoder().decode(TransferLearningConfig.self, from: Data(contentsOf: configURL))
-        state = try JSONDecoder().decode(RunState.self, from: Data(contentsOf: stateURL))
+        config = try PetalJSON.decode(TransferLearningConfig.self, from: Data(contentsOf: configURL))
+        state = try PetalJSON.decode(RunState.self, from: Data(contentsOf: stateURL))
         try config.validate()
         self.folder = folder
         self.progress = progress
@@ -296,9 +296,7 @@ public final class TransferLearningRun {
     }
 
     static func writeJSON<T: Encodable>(_ value: T, to url: URL) throws {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-        try encoder.encode(value).writeAtomically(to: url)
+        try PetalJSON.encode(value).writeAtomically(to: url)
     }
 }
 
