@@ -66,5 +66,5 @@ let package = Package(
         // Shared by the tests: fixture lookup, temporary folders, the shared flowers path.
         .target(name: "PetalTestSupport", dependencies: ["PetalCore", "PetalWeights"], path: "Tests/PetalTestSupport"),
     ],
-    swiftLanguageModes: [.v5]
+    swiftLanguageModes: [.v6]
 )

@@ -20,7 +20,7 @@ public struct HeadConfig: Codable, Hashable, Sendable {
 
 /// A pretrained backbone with a new classification head, in one network whose layer
 /// indices start with the backbone's (Keras's numbering, input included).
-public final class TransferClassifier: @unchecked Sendable {
+public final class TransferClassifier: @unchecked Sendable {  // unchecked: as its Network
     public let architecture: Architecture
     public let classNames: [String]
     public let inputSize: Int

@@ -66,7 +66,7 @@ final class HDF5File {
                 guard size >= 0 else { return nil }
                 var buffer = [CChar](repeating: 0, count: Int(size) + 1)
                 H5Lget_name_by_idx(group, ".", H5_INDEX_NAME, H5_ITER_INC, i, &buffer, Int(size) + 1, 0)
-                return String(cString: buffer)
+                return String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
             }
         }
     }
@@ -110,7 +110,7 @@ final class HDF5File {
             guard H5Tget_class(type) == H5T_STRING else {
                 throw bad("attribute `\(name)` of `\(objectPath)` is not a string")
             }
-            let memType = H5Tcopy(H5T_C_S1_g)
+            let memType = H5Tcopy(petal_H5T_C_S1())
             defer { H5Tclose(memType) }
             // libhdf5 converts no string between character sets: read in the stored one (h5py writes UTF-8).
             H5Tset_cset(memType, H5Tget_cset(type))
@@ -167,7 +167,7 @@ final class HDF5File {
             let shape = datasetShape(d)
             let tensor = Tensor(layout: .rowMajor(try TensorBuilder.petalShape(shape, name: name, path: path)))
             if tensor.count > 0 {
-                guard H5Dread(d, H5T_NATIVE_FLOAT_g, 0, 0, 0, tensor.storage.pointer) >= 0 else {
+                guard H5Dread(d, petal_H5T_NATIVE_FLOAT(), 0, 0, 0, tensor.storage.pointer) >= 0 else {
                     throw bad("cannot read dataset `\(datasetPath)` (corrupt or truncated file?)")
                 }
             }

@@ -82,7 +82,7 @@ public struct EpochLogs: Sendable, Equatable, Codable, ExpressibleByDictionaryLi
 }
 
 /// Copies of named weight tensors (in their own layouts), to put back later.
-public struct WeightsSnapshot: @unchecked Sendable {
+public struct WeightsSnapshot: Sendable {
     public let names: [String]
     public let tensors: [Tensor]
 

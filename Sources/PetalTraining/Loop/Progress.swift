@@ -11,7 +11,7 @@ public enum ProgressStyle: String, Codable, Sendable, CaseIterable {
 
 /// Prints training progress in one of the `ProgressStyle`s. Bars go to standard error;
 /// epoch lines and JSON lines to standard output.
-public final class ProgressReporter: @unchecked Sendable {
+public final class ProgressReporter: @unchecked Sendable {  // unchecked: used by the training loop's thread only
     public let style: ProgressStyle
     private var epochStart = Date()
     private var lastDraw = Date.distantPast
@@ -63,7 +63,7 @@ public final class ProgressReporter: @unchecked Sendable {
                 print(String(decoding: data, as: UTF8.self))
             }
         }
-        fflush(stdout)
+        fflush(nil)  // all output streams (Swift 6 rejects reading the C global `stdout`)
     }
 
     /// A message (a callback's note, a phase change), unless quiet; JSON lines wrap it.
@@ -77,7 +77,7 @@ public final class ProgressReporter: @unchecked Sendable {
         case .bar: FileHandle.standardError.write(Data((text + "\n").utf8))
         case .lines: print(text)
         }
-        fflush(stdout)
+        fflush(nil)  // all output streams (Swift 6 rejects reading the C global `stdout`)
     }
 }
 
