@@ -55,7 +55,8 @@ struct TrainCommand: ParsableCommand {
     var augment: String?
     @Option(parsing: .unconditional, help: "Train/validation/test fractions adding up to 1 (default: 0.7,0.15,0.15); validation or test may be 0.")
     var split: String?
-    @Option(parsing: .unconditional, help: "Seed of the split, shuffling, augmentation, head initialisation and dropout (default: \(TrainCommand.defaults.seed)).")
+    @Option(parsing: .unconditional, help: "Seed of the split, shuffling, augmentation, head initialisation and dropout (default: \(TrainCommand.defaults.seed)).",
+            transform: TrainCommand.parseSeed)
     var seed: UInt64?
     @Option(parsing: .unconditional, help: "oneDNN threads, \(TrainCommand.range(TransferLearningConfig.Limits.threads)) (default: all cores).") var threads: Int?
     @Flag(help: "Train the base's batch-norm statistics in phase 2.") var trainBnStatistics = false
@@ -67,6 +68,13 @@ struct TrainCommand: ParsableCommand {
 
     private static let defaults = TransferLearningConfig(data: "")
     private static func range(_ r: ClosedRange<Int>) -> String { "\(r.lowerBound)...\(r.upperBound)" }
+
+    private static func parseSeed(_ text: String) throws -> UInt64 {
+        guard let seed = UInt64(text) else {
+            throw ValidationError("--seed is \(text); it must be a whole number between 0 and \(UInt64.max)")
+        }
+        return seed
+    }
 
     /// Checks the options through `TransferLearningConfig.validate()` (the check the Swift API
     /// and `--resume` use too); with `--resume`, refuses options that contradict the run.

@@ -45,6 +45,7 @@ final class TrainValidationTests: XCTestCase {
             (["--split", "0.7,0.4,-0.1"], "--split test is -0.1; it must be between 0 and 1"),
             (["--split", "0.5,0.5,0.5"], "not 1"),
             (["--image-size", "1024", "--batch-size", "4096"], "lower --image-size or --batch-size"),
+            (["--seed", "-1"], "--seed is -1; it must be a whole number between 0 and 18446744073709551615"),
         ]
         for (options, message) in cases {
             let result = try train(options)
@@ -119,5 +120,19 @@ final class TrainValidationTests: XCTestCase {
             with: Data(contentsOf: work.appendingPathComponent("run/metrics.json"))) as? [String: Any]
         XCTAssertEqual(metrics?["sampleCount"] as? Int, 0)
         XCTAssertNotEqual(metrics?["accuracy"] as? Double, 0)
+    }
+
+    /// The same image in the training and the test split is reported by `petal train` itself.
+    func testIdenticalFilesInTwoSplitsAreReportedByTrain() throws {
+        try FileManager.default.removeItem(at: data.appendingPathComponent("a/2.jpg"))
+        try FileManager.default.copyItem(at: data.appendingPathComponent("a/0.jpg"), to: data.appendingPathComponent("a/copy.jpg"))
+        try FileManager.default.removeItem(at: data.appendingPathComponent("a/1.jpg"))
+        try FileManager.default.removeItem(at: data.appendingPathComponent("b/2.jpg"))
+        // Two images per class, one trained on and one tested on: a/0.jpg and its copy are apart.
+        let result = try train(["--split", "0.5,0,0.5", "--epochs-fe", "1", "--epochs-ft", "0", "--weights", "none",
+                                "--backbone", "mobilenetv2", "--alpha", "0.35", "--image-size", "32", "--batch-size", "2"])
+        XCTAssertEqual(result.status, 0, result.output)
+        XCTAssertTrue(result.output.contains("identical files in more than one split"), result.output)
+        XCTAssertTrue(result.output.contains("a/0.jpg") && result.output.contains("a/copy.jpg"), result.output)
     }
 }
