@@ -142,4 +142,19 @@ final class ConfigValidationTests: XCTestCase {
             XCTAssertTrue("\($0)".contains("missing.json"), "\($0)")
         }
     }
+
+    /// A resumed run checks its saved configuration too (one edited by hand, or written by an
+    /// older Petal), and changes nothing when it is bad.
+    func testResumingABadSavedConfigurationIsRefused() throws {
+        let folder = Fixtures.temporaryDirectory("petal-resume-bad")
+        var config = base
+        config.threads = -3
+        try PetalJSON.encode(config).writeAtomically(to: folder.appendingPathComponent("config.json"))
+        try PetalJSON.encode(RunState()).writeAtomically(to: folder.appendingPathComponent("state.json"))
+        let before = try FileManager.default.contentsOfDirectory(atPath: folder.path).sorted()
+        XCTAssertThrowsError(try TransferLearningRun(resuming: folder, progress: ProgressReporter(style: .quiet))) { error in
+            XCTAssertEqual("\(error)", "--threads is -3; it must be between 1 and 1024")
+        }
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: folder.path).sorted(), before)
+    }
 }
