@@ -83,8 +83,11 @@ struct TrainCommand: ParsableCommand {
             if let resume {
                 try validateResume(URL(fileURLWithPath: resume))
             } else {
-                guard data != nil else { throw ValidationError("give the dataset folder, or --resume RUN") }
-                try makeConfig().validate()
+                guard let data else { throw ValidationError("give the dataset folder, or --resume RUN") }
+                // The image count lets the memory check include the decoded images; a folder
+                // that cannot be scanned is reported by the run, naming the problem.
+                let imageCount = (try? ImageFolder(URL(fileURLWithPath: data)))?.count
+                try makeConfig().validate(imageCount: imageCount)
             }
         } catch let error as ConfigError {
             throw ValidationError(error.description)

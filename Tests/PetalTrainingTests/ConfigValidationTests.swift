@@ -91,11 +91,18 @@ final class ConfigValidationTests: XCTestCase {
     /// instead of the process being killed.
     func testTrainingThatCannotFitInMemoryIsRefused() throws {
         let e = error { $0.imageSize = 1024; $0.batchSize = 4096 }
-        guard case let .tooMuchMemory(size, batch, estimated, available)? = e else { return XCTFail("\(String(describing: e))") }
+        guard case let .tooMuchMemory(size, batch, count, estimated, available)? = e else { return XCTFail("\(String(describing: e))") }
+        XCTAssertNil(count)
         XCTAssertEqual(size, 1024)
         XCTAssertEqual(batch, 4096)
         XCTAssertGreaterThan(estimated, available)
         XCTAssertTrue(e!.description.contains("lower --image-size or --batch-size"), e!.description)
+        // Decoded images count when their number is known: at 1024 px each takes 3 MB.
+        let images = Int(Double(ProcessInfo.processInfo.physicalMemory) / (1024 * 1024 * 3)) + 1
+        try base.validate(imageCount: 1000)
+        XCTAssertThrowsError(try { var c = base; c.imageSize = 1024; c.batchSize = 1; try c.validate(imageCount: images) }()) {
+            XCTAssertTrue("\($0)".contains("--batch-size 1 and \(images) images decoded at that size"), "\($0)")
+        }
         // The default run's estimate is a few GB.
         let defaults = try XCTUnwrap(base.estimatedTrainingBytes())
         XCTAssertTrue((1e9...1e10).contains(defaults), "\(defaults)")

@@ -11,8 +11,9 @@ public enum ConfigError: Error, Equatable, CustomStringConvertible, LocalizedErr
     case notFinite(option: String, value: String, allowed: String)
     /// Any other bad value: an unknown name, a contradiction between options.
     case invalid(option: String, reason: String)
-    /// Training at this input size and batch would not fit in memory.
-    case tooMuchMemory(imageSize: Int, batchSize: Int, estimatedBytes: Double, availableBytes: Double)
+    /// Training at this input size and batch (and with this many decoded images, when known)
+    /// would not fit in memory.
+    case tooMuchMemory(imageSize: Int, batchSize: Int, imageCount: Int?, estimatedBytes: Double, availableBytes: Double)
     /// `--resume` with an option whose value differs from the run's saved configuration.
     case contradictsRun(option: String, given: String, saved: String, run: String)
     /// A run's config.json that cannot be read.
@@ -37,9 +38,10 @@ public enum ConfigError: Error, Equatable, CustomStringConvertible, LocalizedErr
             return "\(option) is \(value), not a finite number; it must be \(allowed)"
         case let .invalid(option, reason):
             return "\(option): \(reason)"
-        case let .tooMuchMemory(size, batch, estimated, available):
-            return String(format: "--image-size %d with --batch-size %d needs about %.1f GB for training, more than this machine's %.1f GB; lower --image-size or --batch-size",
-                          size, batch, estimated / 1e9, available / 1e9)
+        case let .tooMuchMemory(size, batch, count, estimated, available):
+            let images = count.map { " and \($0) images decoded at that size" } ?? ""
+            return String(format: "--image-size %d with --batch-size %d%@ needs about %.1f GB for training, more than this machine's %.1f GB; lower --image-size or --batch-size",
+                          size, batch, images, estimated / 1e9, available / 1e9)
         case let .contradictsRun(option, given, saved, run):
             return "\(option) \(given) contradicts the run being resumed (\(run) was started with \(option) \(saved)); a resumed run keeps its configuration: leave the option out, or start a new run"
         case let .unreadable(path, reason):
@@ -69,8 +71,9 @@ extension TransferLearningConfig {
 
     /// Checks every setting before anything is written or trained, and throws the first
     /// problem, named by its command-line option. The CLI, the Swift API
-    /// (`TransferLearningRun`) and `--resume` all call this one check.
-    public func validate() throws(ConfigError) {
+    /// (`TransferLearningRun`) and `--resume` all call this one check. With `imageCount`,
+    /// the memory check counts the decoded images too.
+    public func validate(imageCount: Int? = nil) throws(ConfigError) {
         if data.isEmpty { throw .invalid(option: "DATA", reason: "no dataset folder given") }
         guard let architecture else {
             throw .invalid(option: "--backbone", reason: "unknown backbone '\(backbone)'; use mobilenetv2 or efficientnet-lite0 ... efficientnet-lite4")
@@ -110,7 +113,7 @@ extension TransferLearningConfig {
         if !Limits.monitors.contains(monitor) {
             throw .invalid(option: "monitor", reason: "'\(monitor)' is not one of \(Limits.monitors.joined(separator: ", "))")
         }
-        try checkMemory(architecture)
+        try checkMemory(architecture, imageCount: imageCount)
     }
 
     private func validateAugmentation() throws(ConfigError) {
@@ -150,20 +153,20 @@ extension TransferLearningConfig {
         return elementsPerPixel * 4 * 1.5
     }
 
-    /// A rough estimate of training memory: one batch's activations and gradients (the
-    /// decoded images, which depend on the dataset, are not counted).
-    public func estimatedTrainingBytes() -> Double? {
+    /// A rough estimate of training memory: one batch's activations and gradients, plus
+    /// `imageCount` images decoded at input size (8-bit RGB, as the image cache holds them).
+    public func estimatedTrainingBytes(imageCount: Int = 0) -> Double? {
         guard let architecture else { return nil }
         let side = Double(imageSize ?? architecture.nativeInputSize)
-        return Double(batchSize) * side * side * Self.trainingBytesPerPixel(architecture)
+        return (Double(batchSize) * Self.trainingBytesPerPixel(architecture) + Double(imageCount) * 3) * side * side
     }
 
-    private func checkMemory(_ architecture: Architecture) throws(ConfigError) {
-        guard let estimate = estimatedTrainingBytes() else { return }
+    private func checkMemory(_ architecture: Architecture, imageCount: Int?) throws(ConfigError) {
+        guard let estimate = estimatedTrainingBytes(imageCount: imageCount ?? 0) else { return }
         let available = Double(ProcessInfo.processInfo.physicalMemory)
         if available > 0, estimate > available {
             throw .tooMuchMemory(imageSize: imageSize ?? architecture.nativeInputSize, batchSize: batchSize,
-                                 estimatedBytes: estimate, availableBytes: available)
+                                 imageCount: imageCount, estimatedBytes: estimate, availableBytes: available)
         }
     }
 
