@@ -99,10 +99,10 @@ struct TrainCommand: ParsableCommand {
         if let out, URL(fileURLWithPath: out).standardizedFileURL.path != folder.standardizedFileURL.path {
             throw ValidationError("--out \(out) contradicts --resume \(folder.path): a resumed run continues in its own folder")
         }
-        let configURL = folder.appendingPathComponent(RunFile.config)
-        // A folder that is not a run is reported by the run itself, with what is missing.
-        guard FileManager.default.fileExists(atPath: configURL.path) else { return }
-        let saved = try TransferLearningConfig.load(from: configURL)
+        // Nothing to compare without options; a folder that is not a run is reported by the
+        // run itself, with what is missing.
+        guard givesConfigurationOptions,
+              let saved = try RunFolder(folder).readIfPresent(TransferLearningConfig.self, from: .config) else { return }
         try saved.checkResumable(with: makeConfig(base: saved), run: folder.path)
     }
 
@@ -124,17 +124,26 @@ struct TrainCommand: ParsableCommand {
             throw ExitCode(130)
         }
         let metrics = try RunOutcomeArtifacts.write(outcome)
-        if !quiet && !jsonLines && metrics.isEmpty {
-            print("No test images (--split test fraction 0, or none decoded): no test metrics")
-        } else if !quiet && !jsonLines {
-            for phase in outcome.phases {
-                print(String(format: "%@: test accuracy %.2f%% after %d epochs, %.0fs (%.0f img/s)", phase.name,
-                             phase.testAccuracy * 100, phase.epochs, phase.seconds, phase.imagesPerSecond))
+        if !quiet && !jsonLines {
+            if metrics.isEmpty {
+                print("No test images (--split test fraction 0, or none decoded): no test metrics")
+            } else {
+                for phase in outcome.phases {
+                    print(String(format: "%@: test accuracy %.2f%% after %d epochs, %.0fs (%.0f img/s)", phase.name,
+                                 phase.testAccuracy * 100, phase.epochs, phase.seconds, phase.imagesPerSecond))
+                }
+                print(String(format: "Final model: test accuracy %.2f%%, log loss %.4f", metrics.accuracy * 100, metrics.logLoss))
             }
-            print(String(format: "Final model: test accuracy %.2f%%, log loss %.4f", metrics.accuracy * 100, metrics.logLoss))
-            print("Report: \(outcome.folder.appendingPathComponent("report.html").path)")
+            print("Report: \(RunFolder(outcome.folder).url(.report).path)")
         }
         print(outcome.folder.path)
+    }
+
+    /// True when an option (or DATA) that `makeConfig` applies was given.
+    private var givesConfigurationOptions: Bool {
+        let texts: [String?] = [data, backbone, weights, fineTuneAt, optimizer, hidden, augment, split]
+        let numbers: [Any?] = [alpha, imageSize, batchSize, epochsFe, epochsFt, lr, lrFt, dropout, seed, threads]
+        return texts.contains { $0 != nil } || numbers.contains { $0 != nil } || trainBnStatistics
     }
 
     /// The configuration the options describe: the given options over `base` (a resumed run's

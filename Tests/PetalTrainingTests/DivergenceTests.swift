@@ -28,7 +28,7 @@ final class DivergenceTests: XCTestCase {
         let checkpoint = runFolder.appendingPathComponent("last.safetensors")
         let trainer = Trainer(model: model, optimizer: RMSprop(learningRate: 1e-3), callbacks: [
             try ModelCheckpoint(url: checkpoint, monitor: "loss"),
-            HistoryLogger(directory: runFolder),
+            HistoryLogger(folder: RunFolder(runFolder)),
         ])
         try trainer.fit(train, validation: nil, epochs: 1)
         let goodCheckpoint = try Data(contentsOf: checkpoint)
@@ -47,7 +47,7 @@ final class DivergenceTests: XCTestCase {
             XCTAssertEqual("\(error)", "training diverged at epoch 2, batch 1: loss is nan; training stopped and the last good checkpoint (the last completed epoch) is kept; try a lower --lr")
         }
         XCTAssertEqual(try Data(contentsOf: checkpoint), goodCheckpoint)
-        let history = try XCTUnwrap(try HistoryLogger.load(from: runFolder))
+        let history = try XCTUnwrap(try HistoryLogger.load(from: RunFolder(runFolder)))
         XCTAssertEqual(history.epochs.map(\.epoch), [1])
         XCTAssertTrue(history.epochs[0].loss.isFinite)
     }
@@ -102,7 +102,7 @@ final class DivergenceTests: XCTestCase {
             reduce,
             try EarlyStopping(monitor: "val_accuracy", patience: 0),
             try ModelCheckpoint(url: best, monitor: "val_accuracy", saveBestOnly: true),
-            HistoryLogger(directory: folder),
+            HistoryLogger(folder: RunFolder(folder)),
         ])
         let logs = try trainer.fit(train, validation: empty, epochs: 3)
         XCTAssertEqual(logs.count, 3)
@@ -111,6 +111,6 @@ final class DivergenceTests: XCTestCase {
         XCTAssertNotNil(logs[0]["accuracy"])
         XCTAssertEqual(trainer.learningRate, 1e-3)
         XCTAssertFalse(FileManager.default.fileExists(atPath: best.path))
-        XCTAssertEqual(try HistoryLogger.load(from: folder)?.epochs.count, 3)
+        XCTAssertEqual(try HistoryLogger.load(from: RunFolder(folder))?.epochs.count, 3)
     }
 }

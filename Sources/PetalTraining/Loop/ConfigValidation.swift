@@ -16,17 +16,14 @@ public enum ConfigError: Error, Equatable, CustomStringConvertible, LocalizedErr
     case tooMuchMemory(imageSize: Int, batchSize: Int, imageCount: Int?, estimatedBytes: Double, availableBytes: Double)
     /// `--resume` with an option whose value differs from the run's saved configuration.
     case contradictsRun(option: String, given: String, saved: String, run: String)
-    /// A run's config.json that cannot be read.
-    case unreadable(path: String, reason: String)
 
-    /// The option (or config.json key) at fault, if one is.
-    public var option: String? {
+    /// The option (or config.json key) at fault.
+    public var option: String {
         switch self {
         case let .outOfRange(option, _, _), let .notFinite(option, _, _), let .invalid(option, _),
              let .contradictsRun(option, _, _, _):
             return option
         case .tooMuchMemory: return "--image-size"
-        case .unreadable: return nil
         }
     }
 
@@ -44,8 +41,6 @@ public enum ConfigError: Error, Equatable, CustomStringConvertible, LocalizedErr
                           size, batch, images, estimated / 1e9, available / 1e9)
         case let .contradictsRun(option, given, saved, run):
             return "\(option) \(given) contradicts the run being resumed (\(run) was started with \(option) \(saved)); a resumed run keeps its configuration: leave the option out, or start a new run"
-        case let .unreadable(path, reason):
-            return "\(path): \(reason)"
         }
     }
 

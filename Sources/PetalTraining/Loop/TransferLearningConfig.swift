@@ -1,5 +1,4 @@
 import Foundation
-import PetalCore
 import PetalData
 import PetalModels
 
@@ -48,17 +47,6 @@ public struct TransferLearningConfig: Codable, Sendable, Equatable {
     public var trainBatchNormStatistics = false
 
     public init(data: String) { self.data = data }
-
-    /// Reads a run's `config.json`, naming the file when it cannot be read or is not a configuration.
-    public static func load(from url: URL) throws(ConfigError) -> TransferLearningConfig {
-        let data: Data
-        do { data = try Data(contentsOf: url) } catch {
-            throw .unreadable(path: url.path, reason: error.localizedDescription)
-        }
-        do { return try PetalJSON.decode(TransferLearningConfig.self, from: data) } catch {
-            throw .unreadable(path: url.path, reason: "not a Petal run configuration (\(error))")
-        }
-    }
 
     public var architecture: Architecture? { Architecture(name: backbone, alpha: alpha) }
 
