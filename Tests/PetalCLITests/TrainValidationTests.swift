@@ -120,6 +120,12 @@ final class TrainValidationTests: XCTestCase {
             with: Data(contentsOf: work.appendingPathComponent("run/metrics.json"))) as? [String: Any]
         XCTAssertEqual(metrics?["sampleCount"] as? Int, 0)
         XCTAssertNotEqual(metrics?["accuracy"] as? Double, 0)
+        let report = try String(contentsOf: work.appendingPathComponent("run/report.html"), encoding: .utf8)
+        XCTAssertTrue(report.contains("The test split has no images, so there are no test results."))
+        XCTAssertFalse(report.lowercased().contains("nan"))
+        let evaluation = try PetalProcess.run(["evaluate", work.appendingPathComponent("run").path])
+        XCTAssertEqual(evaluation.status, 0, evaluation.output)
+        XCTAssertEqual(evaluation.stdout, "Evaluated 0 images in 2 classes: no images, so no metrics\n")
     }
 
     /// The same image in the training and the test split is reported by `petal train` itself.

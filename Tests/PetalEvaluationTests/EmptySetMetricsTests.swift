@@ -18,6 +18,8 @@ final class EmptySetMetricsTests: XCTestCase {
         XCTAssertTrue(String(decoding: json, as: UTF8.self).contains("\"accuracy\" : \"nan\""))
         XCTAssertTrue(try PetalJSON.decode(EvaluationMetrics.self, from: json).accuracy.isNaN)
 
+        XCTAssertEqual(MetricsTable.render(m), "Evaluated 0 images in 2 classes: no images, so no metrics\n")
+
         let one = try EvaluationMetrics(probabilities: [[0.9, 0.1]], labels: [0], classNames: ["a", "b"])
         XCTAssertFalse(one.isEmpty)
         XCTAssertEqual(one.accuracy, 1)

@@ -262,7 +262,8 @@ public final class TransferLearningRun {
     private func phaseResult(_ name: String, _ trainer: Trainer, _ test: BatchLoader, logs: [EpochLogs],
                              since start: Date) -> PhaseResult {
         let result = trainer.evaluate(test)
-        progress.message(String(format: "%@: test accuracy %.4f, test loss %.4f", name, result.accuracy, result.loss))
+        progress.message(result.isEmpty ? "\(name): no test images, no test metrics"
+                         : String(format: "%@: test accuracy %.4f, test loss %.4f", name, result.accuracy, result.loss))
         return PhaseResult(name: name, epochs: logs.count, seconds: Date().timeIntervalSince(start),
                            imagesPerSecond: trainer.imagesPerSecond,
                            bestValidationAccuracy: logs.compactMap { $0["val_accuracy"] }.max(),
