@@ -132,7 +132,7 @@ public struct ImageFolder: Sendable {
             self.reserved = Dictionary(reserved.map { ($0.resolvingSymlinksInPath().path, $0) }) { first, _ in first }
         }
 
-        mutating func folder(_ dir: URL, images: inout [URL], top: Bool = false) {
+        mutating func folder(_ dir: URL, images: inout [URL], top: Bool) {
             let real = dir.resolvingSymlinksInPath().path
             if let first = seenFolders[real] ?? (top ? nil : reserved[real]) {
                 skippedLinks.append(SkippedLink(url: dir, firstFound: first))
