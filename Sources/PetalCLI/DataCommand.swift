@@ -73,6 +73,7 @@ struct DataCommand: ParsableCommand {
 
             let loader = BatchLoader(cache: cache, batchSize: batchSize, shuffle: true, augmentation: .standard,
                                      normalization: .minusOneToOne, seed: 42, workers: workers)
+            try loader.checkBatchFits()
             var images = 0, done = 0, epoch = 0
             start = Date()
             let cpuStart = cpuSeconds()

@@ -104,7 +104,7 @@ struct EvaluateCommand: ParsableCommand {
             FileHandle.standardError.write(Data("petal evaluate: skipping \(failure)\n".utf8))
         }
         let loader = BatchLoader.evaluation(cache: cache, batchSize: 32, normalization: model.normalization)
-        let result = Trainer.evaluate(model, loader)
+        let result = try Trainer.evaluate(model, loader)
         return PredictionSet(classNames: classNames, files: cache.files, probabilities: result.probabilities)
     }
 }

@@ -49,7 +49,7 @@ struct PredictCommand: ParsableCommand {
                 }
             }
             guard !decoded.isEmpty else { continue }
-            let probabilities = predictor.probabilities(decoded.map(\.1))
+            let probabilities = try predictor.probabilities(decoded.map(\.1))
             for ((path, _), row) in zip(decoded, probabilities) {
                 let best = row.indices.sorted { row[$0] > row[$1] }.prefix(top)
                 results.append(["path": path, "top": best.map {
@@ -108,9 +108,9 @@ struct Predictor {
     let normalization: InputNormalization
     let classNames: [String]
 
-    func probabilities(_ images: [RGBImage]) -> [[Float]] {
+    func probabilities(_ images: [RGBImage]) throws -> [[Float]] {
         let n = images.count
-        let batch = Tensor(layout: .nhwc([n, 3, size, size]))
+        let batch = try Tensor(layout: .nhwc([n, 3, size, size]))
         let out = batch.floats
         let per = size * size * 3
         for (i, image) in images.enumerated() {
@@ -118,8 +118,8 @@ struct Predictor {
                 for j in 0..<per { out[i * per + j] = normalization.apply(src[j]) }
             }
         }
-        let logits = network.forward(batch, training: false)
-        let p = SoftmaxCrossEntropy.softmax(logits)
+        let logits = try network.forward(batch, training: false)
+        let p = try SoftmaxCrossEntropy.softmax(logits)
         let k = logits.shape[1]
         return (0..<n).map { Array(p[($0 * k)..<(($0 + 1) * k)]) }
     }

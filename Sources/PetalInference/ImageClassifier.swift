@@ -79,7 +79,7 @@ public final class ImageClassifier: Sendable {
     public func probabilities(_ images: [RGBImage]) throws -> [[Float]] {
         guard !images.isEmpty else { return [] }
         let n = images.count, size = inputSize
-        let batch = Tensor(layout: .nhwc([n, 3, size, size]))
+        let batch = try Tensor(layout: .nhwc([n, 3, size, size]))
         let out = batch.floats
         let per = size * size * 3
         for (i, image) in images.enumerated() {
@@ -87,7 +87,7 @@ public final class ImageClassifier: Sendable {
                 for j in 0..<per { out[i * per + j] = normalization.apply(src[j]) }
             }
         }
-        return lock.withLock { model.predict(batch) }
+        return try lock.withLock { try model.predict(batch) }
     }
 
     /// Classifies a batch of inputs; `top` classes per image, most probable first.

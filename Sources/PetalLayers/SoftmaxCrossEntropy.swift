@@ -17,11 +17,14 @@ public enum SoftmaxCrossEntropy {
     }
 
     /// `labels` are class indices (the one-hot rows' hot positions).
-    public static func evaluate(logits: Tensor, labels: [Int]) -> Result {
-        let x = logits.rowMajor()
+    public static func evaluate(logits: Tensor, labels: [Int]) throws -> Result {
+        let x = try logits.rowMajor()
         let (n, k) = (x.shape[0], x.shape[1])
-        precondition(labels.count == n, "SoftmaxCrossEntropy: \(labels.count) labels for \(n) rows")
-        let gradient = Tensor(zeros: [n, k])
+        guard labels.count == n else { throw LayerError.invalidLabels(reason: "\(labels.count) labels for \(n) images") }
+        if let bad = labels.first(where: { $0 < 0 || $0 >= k }) {
+            throw LayerError.invalidLabels(reason: "class index \(bad) for a model with \(k) classes")
+        }
+        let gradient = try Tensor(zeros: [n, k])
         var probabilities = [Float](repeating: 0, count: n * k)
         let z = x.floats, g = gradient.floats
         var total = 0.0
@@ -35,7 +38,6 @@ public enum SoftmaxCrossEntropy {
             for j in 0..<k { sum += exp(Double(z[base + j] - maximum)) }
             let logSum = log(sum)
             let label = labels[row]
-            precondition(label >= 0 && label < k, "SoftmaxCrossEntropy: label \(label) outside 0..<\(k)")
             total += logSum - Double(z[base + label] - maximum)
             for j in 0..<k {
                 let p = Float(exp(Double(z[base + j] - maximum) - logSum))
@@ -49,8 +51,8 @@ public enum SoftmaxCrossEntropy {
     }
 
     /// Row-wise softmax of (N, K) logits, row-major.
-    public static func softmax(_ logits: Tensor) -> [Float] {
-        let x = logits.rowMajor()
+    public static func softmax(_ logits: Tensor) throws -> [Float] {
+        let x = try logits.rowMajor()
         let (n, k) = (x.shape[0], x.shape[1])
         var out = [Float](repeating: 0, count: n * k)
         withExtendedLifetime(x) {

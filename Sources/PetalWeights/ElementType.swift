@@ -32,7 +32,7 @@ enum TensorBuilder {
 
     /// A row-major Float32 tensor from `count` contiguous little-endian elements at `source`.
     static func make(shape: [Int], type: ElementType, source: UnsafeRawPointer, name: String, path: String) throws -> Tensor {
-        let tensor = Tensor(layout: .rowMajor(try petalShape(shape, name: name, path: path)))
+        let tensor = try Tensor(layout: .rowMajor(petalShape(shape, name: name, path: path)))
         let count = shape.reduce(1, *)
         let out = tensor.floats
         switch type {

@@ -165,7 +165,7 @@ final class HDF5File {
                 throw WeightError.unsupportedDataType(path: path, tensor: name, dataType: "non-numeric HDF5 type")
             }
             let shape = datasetShape(d)
-            let tensor = Tensor(layout: .rowMajor(try TensorBuilder.petalShape(shape, name: name, path: path)))
+            let tensor = try Tensor(layout: .rowMajor(TensorBuilder.petalShape(shape, name: name, path: path)))
             if tensor.count > 0 {
                 guard H5Dread(d, petal_H5T_NATIVE_FLOAT(), 0, 0, 0, tensor.storage.pointer) >= 0 else {
                     throw bad("cannot read dataset `\(datasetPath)` (corrupt or truncated file?)")

@@ -214,7 +214,7 @@ public enum PyTorchCheckpointReader {
                                           name: name, path: path)
         }
         // Strided copy: row by row over the last dimension, converting as it goes.
-        let tensor = Tensor(layout: .rowMajor(try TensorBuilder.petalShape(t.size, name: name, path: path)))
+        let tensor = try Tensor(layout: .rowMajor(TensorBuilder.petalShape(t.size, name: name, path: path)))
         let out = tensor.floats.baseAddress!
         let rank = t.size.count
         let inner = t.size.last ?? 1, innerStride = t.stride.last ?? 0

@@ -90,7 +90,7 @@ final class DivergenceTests: XCTestCase {
         let (model, train) = try setUp(data)
         let empty = BatchLoader.evaluation(cache: try ImageCache(files: [], side: 32), batchSize: 4,
                                            normalization: model.normalization)
-        let result = Trainer.evaluate(model, empty)
+        let result = try Trainer.evaluate(model, empty)
         XCTAssertTrue(result.isEmpty)
         XCTAssertTrue(result.loss.isNaN)
         XCTAssertTrue(result.accuracy.isNaN)

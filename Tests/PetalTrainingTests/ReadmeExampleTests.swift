@@ -44,7 +44,7 @@ final class ReadmeExampleTests: XCTestCase {
         try trainer.fit(train, validation: validation, epochs: 4, initialEpoch: phase1.count)
 
         try model.save(to: runFolder.appendingPathComponent("model.safetensors"))
-        return trainer.evaluate(validation).accuracy
+        return try trainer.evaluate(validation).accuracy
     }
     // README-EXAMPLE-END
 

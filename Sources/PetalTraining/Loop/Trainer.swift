@@ -64,9 +64,9 @@ public final class Trainer: TrainingContext {
         set { optimizer.learningRate = newValue }
     }
 
-    public func snapshotWeights() -> WeightsSnapshot { WeightsSnapshot(capturing: model.network.weights) }
+    public func snapshotWeights() throws -> WeightsSnapshot { try WeightsSnapshot(capturing: model.network.weights) }
 
-    public func restoreWeights(_ snapshot: WeightsSnapshot) { snapshot.restore(into: model.network.weights) }
+    public func restoreWeights(_ snapshot: WeightsSnapshot) throws { try snapshot.restore(into: model.network.weights) }
 
     public func saveModel(to url: URL) throws { try model.save(to: url) }
 
@@ -94,6 +94,8 @@ public final class Trainer: TrainingContext {
         interrupted = false
         let validation = validation.flatMap { $0.cache.count > 0 ? $0 : nil }
         let callbacks = activeCallbacks(hasValidation: validation != nil)
+        try train.checkBatchFits()
+        try validation?.checkBatchFits()
         try callbacks.onTrainBegin(context: self)
         if let restoredCallbackState { try self.callbacks.restoreStates(from: restoredCallbackState) }
         var history: [EpochLogs] = []
@@ -107,14 +109,14 @@ public final class Trainer: TrainingContext {
             var lossSum = 0.0, correct = 0, seen = 0
             for (b, batch) in train.epoch(epoch).enumerated() {
                 try callbacks.onBatchBegin(batch: b, context: self)
-                let logits = model.network.forward(batch.images, training: true)
-                let result = SoftmaxCrossEntropy.evaluate(logits: logits, labels: batch.labels)
+                let logits = try model.network.forward(batch.images, training: true)
+                let result = try SoftmaxCrossEntropy.evaluate(logits: logits, labels: batch.labels)
                 if !result.loss.isFinite {
                     model.network.releaseSavedState()
                     throw TrainerError.diverged(epoch: epoch + 1, batch: b + 1, quantity: "loss", value: result.loss)
                 }
-                model.network.backward(result.logitsGradient)
-                optimizer.step(parameters)
+                try model.network.backward(result.logitsGradient)
+                try optimizer.step(parameters)
                 lossSum += result.loss * Double(batch.count)
                 correct += result.correct
                 seen += batch.count
@@ -133,7 +135,7 @@ public final class Trainer: TrainingContext {
             model.network.releaseSavedState()
             var logs = EpochLogs(loss: lossSum / Double(max(seen, 1)), accuracy: Double(correct) / Double(max(seen, 1)))
             if let validation {
-                let v = evaluate(validation)
+                let v = try evaluate(validation)
                 if !v.loss.isFinite {
                     throw TrainerError.diverged(epoch: epoch + 1, batch: nil, quantity: "the validation loss", value: v.loss)
                 }
@@ -184,18 +186,19 @@ public final class Trainer: TrainingContext {
 
     /// Loss, accuracy and probabilities in inference mode (moving statistics, no dropout);
     /// NaN loss and accuracy over a loader without images.
-    public func evaluate(_ loader: BatchLoader) -> EvaluationResult {
-        Self.evaluate(model, loader)
+    public func evaluate(_ loader: BatchLoader) throws -> EvaluationResult {
+        try Self.evaluate(model, loader)
     }
 
-    public static func evaluate(_ model: TransferClassifier, _ loader: BatchLoader) -> EvaluationResult {
+    public static func evaluate(_ model: TransferClassifier, _ loader: BatchLoader) throws -> EvaluationResult {
         var lossSum = 0.0, correct = 0
         var probabilities: [[Float]] = []
         var labels: [Int] = []
         let k = model.classNames.count
+        try loader.checkBatchFits()
         for batch in loader.epoch(0) {
-            let logits = model.network.forward(batch.images, training: false)
-            let result = SoftmaxCrossEntropy.evaluate(logits: logits, labels: batch.labels)
+            let logits = try model.network.forward(batch.images, training: false)
+            let result = try SoftmaxCrossEntropy.evaluate(logits: logits, labels: batch.labels)
             lossSum += result.loss * Double(batch.count)
             correct += result.correct
             for i in 0..<batch.count { probabilities.append(Array(result.probabilities[(i * k)..<((i + 1) * k)])) }

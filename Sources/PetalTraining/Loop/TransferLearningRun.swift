@@ -126,7 +126,7 @@ public final class TransferLearningRun {
                                        epochEnded: { epoch, _ in try self.saveCheckpoint(trainer, nextEpoch: epoch + 1) })
             if trainer.interrupted { return try interruptedOutcome(classifier, split, test, testCache, failures, folderScan, started) }
             let ranTo = state.nextEpoch
-            state.phases.append(phaseResult(RunState.featureExtraction, trainer, test, logs: logs, since: phaseStart))
+            state.phases.append(try phaseResult(RunState.featureExtraction, trainer, test, logs: logs, since: phaseStart))
             state.phase = RunState.fineTuning
             state.fineTuningStartEpoch = ranTo
             state.learningRate = nil
@@ -151,14 +151,14 @@ public final class TransferLearningRun {
                                        restoredCallbackState: restoredCallbacks(),
                                        epochEnded: { epoch, _ in try self.saveCheckpoint(trainer, nextEpoch: epoch + 1) })
             if trainer.interrupted { return try interruptedOutcome(classifier, split, test, testCache, failures, folderScan, started) }
-            state.phases.append(phaseResult(RunState.fineTuning, trainer, test, logs: logs, since: phaseStart))
+            state.phases.append(try phaseResult(RunState.fineTuning, trainer, test, logs: logs, since: phaseStart))
         }
         state.phase = RunState.done
         try classifier.save(to: files.url(.model))
         try saveState()
         files.remove(.lastModel)
         files.remove(.optimizer)
-        let final = Trainer.evaluate(classifier, test)
+        let final = try Trainer.evaluate(classifier, test)
         return RunOutcome(folder: folder, classifier: classifier, classNames: split.classNames, phases: state.phases,
                           test: final, testFiles: testCache.files, split: split, decodeFailures: failures,
                           ignoredFiles: folderScan.ignoredCount, interrupted: false,
@@ -260,8 +260,8 @@ public final class TransferLearningRun {
     }
 
     private func phaseResult(_ name: String, _ trainer: Trainer, _ test: BatchLoader, logs: [EpochLogs],
-                             since start: Date) -> PhaseResult {
-        let result = trainer.evaluate(test)
+                             since start: Date) throws -> PhaseResult {
+        let result = try trainer.evaluate(test)
         progress.message(result.isEmpty ? "\(name): no test images, no test metrics"
                          : String(format: "%@: test accuracy %.4f, test loss %.4f", name, result.accuracy, result.loss))
         return PhaseResult(name: name, epochs: logs.count, seconds: Date().timeIntervalSince(start),
@@ -274,7 +274,7 @@ public final class TransferLearningRun {
 
     private func saveCheckpoint(_ trainer: Trainer, nextEpoch: Int) throws {
         try trainer.model.save(to: files.url(.lastModel))
-        let optimizerState = trainer.optimizer.exportState(for: trainer.model.network.trainableParameters)
+        let optimizerState = try trainer.optimizer.exportState(for: trainer.model.network.trainableParameters)
         try SafetensorsFile.write(optimizerState.slots.sorted { $0.key < $1.key }.map { ($0.key, $0.value) },
                                   metadata: ["optimizer": optimizerState.optimizer,
                                              "iterations": String(optimizerState.iterations)],
