@@ -45,7 +45,8 @@ let package = Package(
         // Metrics and the HTML report.
         .target(name: "PetalEvaluation", dependencies: ["PetalCore", "PetalData", "PetalTraining", "CTurboJPEG"]),
         // A trained model loaded once and used from many threads: decode, normalise, classify.
-        .target(name: "PetalInference", dependencies: ["PetalCore", "PetalLayers", "PetalModels", "PetalData", "PetalTraining"]),
+        .target(name: "PetalInference", dependencies: ["PetalCore", "PetalLayers", "PetalWeights", "PetalModels", "PetalData",
+                                                       "PetalTraining"]),
         // `petal serve`: HTTP inference (Petal's API, the Open Inference Protocol, an upload page) with dynamic batching.
         .target(name: "PetalServe", dependencies: ["PetalCore", "PetalData", "PetalInference",
                                                   .product(name: "Hummingbird", package: "hummingbird")]),
@@ -67,15 +68,17 @@ let package = Package(
         .testTarget(name: "PetalDataTests", dependencies: ["PetalData", "PetalTestSupport"]),
         .testTarget(name: "PetalTrainingTests", dependencies: ["PetalTraining", "PetalTestSupport"]),
         .testTarget(name: "PetalEvaluationTests", dependencies: ["PetalEvaluation", "PetalTestSupport"]),
-        .testTarget(name: "PetalInferenceTests", dependencies: ["PetalInference", "PetalTestSupport"]),
+        .testTarget(name: "PetalInferenceTests", dependencies: ["PetalInference", "PetalTraining", "PetalTestSupport"]),
         .testTarget(name: "PetalServeTests", dependencies: [
-            "PetalServe", "PetalTestSupport", "PetalModels", "PetalCLI",
+            "PetalServe", "PetalInference", "PetalData", "PetalModels", "PetalTestSupport", "PetalCLI",
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
         ]),
         // Runs the built `petal` binary as a user would (the dependency makes SwiftPM build it).
-        .testTarget(name: "PetalCLITests", dependencies: ["PetalCLI", "PetalTestSupport"]),
+        .testTarget(name: "PetalCLITests", dependencies: ["PetalCLI", "PetalData", "PetalTraining", "PetalInference",
+                                                   "PetalEvaluation", "PetalTestSupport"]),
         // Shared by the tests: fixture lookup, temporary folders, the shared flowers path.
-        .target(name: "PetalTestSupport", dependencies: ["PetalCore", "PetalWeights"], path: "Tests/PetalTestSupport"),
+        .target(name: "PetalTestSupport", dependencies: ["PetalCore", "PetalWeights", "PetalData", "PetalModels"],
+                path: "Tests/PetalTestSupport"),
     ],
     swiftLanguageModes: [.v6]
 )

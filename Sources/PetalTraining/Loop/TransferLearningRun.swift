@@ -41,7 +41,7 @@ public final class TransferLearningRun {
 
     /// A new run for `folder`, which must be absent or empty (it is made by `execute`).
     public init(config: TransferLearningConfig, folder: URL, progress: ProgressReporter) throws {
-        guard config.architecture != nil else { throw TrainingError.unknownBackbone(config.backbone) }
+        try config.validate()
         try RunFolder.checkNewRunDestination(folder)
         self.config = config
         self.folder = folder.standardizedFileURL
@@ -61,6 +61,7 @@ public final class TransferLearningRun {
         state = try run.read(RunState.self, from: .state)
         guard !state.isFinished else { throw RunFolderError.finished(path: run.url.path) }
         config = try run.read(TransferLearningConfig.self, from: .config)
+        try config.validate()
         self.folder = run.url
         self.progress = progress
         files = run
@@ -194,6 +195,7 @@ public final class TransferLearningRun {
             try split.save(to: files.url(.split))
         }
         progress.message("Data: \(split.train.count) train, \(split.validation.count) validation, \(split.test.count) test images in \(split.classNames.count) classes; decoding at \(size)x\(size)")
+        for group in split.identicalFilesAcrossSplits() { progress.message("warning: identical files in more than one split (their test metrics read too good): \(group.joined(separator: ", "))") }
         let trainCache = try ImageCache(files: split.train, side: size)
         let validationCache = try ImageCache(files: split.validation, side: size)
         let testCache = try ImageCache(files: split.test, side: size)
@@ -260,7 +262,8 @@ public final class TransferLearningRun {
     private func phaseResult(_ name: String, _ trainer: Trainer, _ test: BatchLoader, logs: [EpochLogs],
                              since start: Date) throws -> PhaseResult {
         let result = try trainer.evaluate(test)
-        progress.message(String(format: "%@: test accuracy %.4f, test loss %.4f", name, result.accuracy, result.loss))
+        progress.message(result.isEmpty ? "\(name): no test images, no test metrics"
+                         : String(format: "%@: test accuracy %.4f, test loss %.4f", name, result.accuracy, result.loss))
         return PhaseResult(name: name, epochs: logs.count, seconds: Date().timeIntervalSince(start),
                            imagesPerSecond: trainer.imagesPerSecond,
                            bestValidationAccuracy: logs.compactMap { $0["val_accuracy"] }.max(),
