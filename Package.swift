@@ -42,7 +42,7 @@ let package = Package(
         // Metrics and the HTML report.
         .target(name: "PetalEvaluation", dependencies: ["PetalCore", "PetalData", "PetalTraining", "CTurboJPEG"]),
         // A trained model loaded once and used from many threads: decode, normalise, classify.
-        .target(name: "PetalInference", dependencies: ["PetalCore", "PetalLayers", "PetalModels", "PetalData"]),
+        .target(name: "PetalInference", dependencies: ["PetalCore", "PetalLayers", "PetalModels", "PetalData", "PetalTraining"]),
         // The `petal` command.
         .executableTarget(name: "PetalCLI", dependencies: [
             "PetalCore", "PetalLayers", "PetalWeights", "PetalModels", "PetalData", "PetalTraining", "PetalEvaluation", "PetalInference",
@@ -66,5 +66,5 @@ let package = Package(
         // Shared by the tests: fixture lookup, temporary folders, the shared flowers path.
         .target(name: "PetalTestSupport", dependencies: ["PetalCore", "PetalWeights"], path: "Tests/PetalTestSupport"),
     ],
-    swiftLanguageModes: [.v5]
+    swiftLanguageModes: [.v6]
 )

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import PetalCore
 import PetalTraining
 import PetalModels
 import PetalData
@@ -48,9 +49,13 @@ struct EvaluateCommand: ParsableCommand {
     func run() throws {
         let set = try loadPredictions()
         let metrics = try set.metrics(topK: topK)
-        if let output { try RunFileIO.write(metrics, to: URL(fileURLWithPath: output)) }
+        if let output {
+            // Replaces only metrics Petal wrote before.
+            try OutputFile.write(PetalJSON.encode(metrics), to: URL(fileURLWithPath: output),
+                                 replacingIf: { (try? RunFolder.readJSON(EvaluationMetrics.self, from: $0)) != nil })
+        }
         if json {
-            print(String(decoding: try RunFileIO.json(metrics), as: UTF8.self))
+            print(String(decoding: try PetalJSON.encode(metrics), as: UTF8.self))
         } else {
             print(MetricsTable.render(metrics), terminator: "")
         }
@@ -58,15 +63,10 @@ struct EvaluateCommand: ParsableCommand {
 
     func loadPredictions() throws -> PredictionSet {
         if let predictions {
-            return try RunFileIO.read(PredictionSet.self, from: URL(fileURLWithPath: predictions))
+            return try RunFolder.readJSON(PredictionSet.self, from: URL(fileURLWithPath: predictions))
         }
         if paths.count == 1 {
-            let folder = URL(fileURLWithPath: paths[0])
-            var isDirectory: ObjCBool = false
-            guard FileManager.default.fileExists(atPath: folder.path, isDirectory: &isDirectory), isDirectory.boolValue else {
-                throw EvaluationError.notARunFolder(path: folder.path)
-            }
-            return try Self.runTestPredictions(RunFolder(folder))
+            return try Self.runTestPredictions(RunFolder.existingRun(URL(fileURLWithPath: paths[0])).folder)
         }
         return try Self.modelPredictions(model: URL(fileURLWithPath: paths[0]), data: URL(fileURLWithPath: paths[1]))
     }
@@ -76,13 +76,13 @@ struct EvaluateCommand: ParsableCommand {
     /// The run's final model on the run's own saved test split (split.json), so evaluation
     /// later uses exactly the images training held out.
     static func runTestPredictions(_ run: RunFolder) throws -> PredictionSet {
-        let modelURL = run.file(TransferClassifier.runModelFile)
+        let modelURL = run.url(.model)
         guard FileManager.default.fileExists(atPath: modelURL.path) else {
             throw EvaluationError.unreadableFile(path: modelURL.path,
                                                  reason: "no finished model in this run folder (was training finished?)")
         }
         // Names split.json itself when it is missing or unreadable.
-        let split = try DatasetSplit.load(from: run.file("split.json"))
+        let split = try DatasetSplit.load(from: run.url(.split))
         return try predictions(TransferClassifier.load(from: modelURL), files: split.test, classNames: split.classNames)
     }
 

@@ -10,7 +10,8 @@ struct ReportCommand: ParsableCommand {
         discussion: """
         Reads history.json, metrics.json or predictions.json, dataset.json, config.json and \
         timings.json from the run folder; a missing file leaves a note in its section. The page \
-        is self-contained (no network, no scripts) and can be opened anywhere, also on a phone.
+        is self-contained (no network, no scripts) and can be opened anywhere, also on a phone. \
+        Only Petal run folders are read; --output replaces only a page Petal wrote.
         """)
 
     @Argument(help: ArgumentHelp("The run folder.", valueName: "run"))
@@ -22,9 +23,14 @@ struct ReportCommand: ParsableCommand {
     func run() throws {
         let report = try HTMLReport(runFolder: URL(fileURLWithPath: runFolder))
         for problem in report.problems {
-            FileHandle.standardError.write(Data("warning: \(problem)\n".utf8))
+            FileHandle.standardError.write(Data("petal report: warning: \(problem)\n".utf8))
         }
-        let url = try report.write(to: output.map { URL(fileURLWithPath: $0) })
-        print("Wrote \(url.path)")
+        if let output {
+            let url = URL(fileURLWithPath: output)
+            try OutputFile.write(Data(report.render().utf8), to: url, replacingIf: HTMLReport.isPetalReport)
+            print("Wrote \(url.path)")
+        } else {
+            print("Wrote \(try report.write().path)")
+        }
     }
 }

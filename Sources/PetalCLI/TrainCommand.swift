@@ -89,7 +89,7 @@ struct TrainCommand: ParsableCommand {
                              phase.testAccuracy * 100, phase.epochs, phase.seconds, phase.imagesPerSecond))
             }
             print(String(format: "Final model: test accuracy %.2f%%, log loss %.4f", metrics.accuracy * 100, metrics.logLoss))
-            print("Report: \(outcome.folder.appendingPathComponent("report.html").path)")
+            print("Report: \(RunFolder(outcome.folder).url(.report).path)")
         }
         print(outcome.folder.path)
     }

@@ -56,7 +56,7 @@ struct WeightsCommand: ParsableCommand {
         @Argument(help: "A Keras .h5 or PyTorch .pth/.pt file.")
         var file: String
 
-        @Option(help: "Output file (default: the input's name with .safetensors).")
+        @Option(help: "Output file (default: the input's name with .safetensors); an existing file is not replaced.")
         var out: String?
 
         func run() throws {
@@ -66,6 +66,7 @@ struct WeightsCommand: ParsableCommand {
             guard output.standardizedFileURL != input.standardizedFileURL else {
                 throw ValidationError("--out must differ from the input file")
             }
+            if FileManager.default.fileExists(atPath: output.path) { throw CommandError.outputExists(path: output.path) }
             let weights = try WeightFile.read(input)
             try weights.writeSafetensors(to: output)
             print("Wrote \(weights.names.count) tensors from \(weights.format.rawValue) \(input.path) to \(output.path)")

@@ -1,7 +1,7 @@
 import Foundation
 
 /// Zero-initialised memory aligned to 64 bytes, the alignment oneDNN's vector kernels prefer.
-public final class AlignedBuffer: @unchecked Sendable {
+public final class AlignedBuffer: @unchecked Sendable {  // unchecked: a raw buffer; its owner (Tensor) says who writes it
     public let pointer: UnsafeMutableRawPointer
     public let byteCount: Int
 

@@ -5,12 +5,14 @@ import Foundation
 /// PetalCore's bridge files (DNNL*.swift, TensorLayout.swift): oneDNN 3 changed the
 /// descriptor API, and a port must touch this folder only.
 public enum DNNL {
+    // oneDNN engines are thread-safe (primitives are created on one engine from any thread).
     nonisolated(unsafe) static let engine: dnnl_engine_t = {
         var engine: dnnl_engine_t?
         check(dnnl_engine_create(&engine, dnnl_cpu, 0), "creating the CPU engine")
         return engine!
     }()
 
+    // Shared; callers serialise their forward passes (a stream per thread comes with concurrent inference).
     nonisolated(unsafe) static let stream: dnnl_stream_t = {
         var stream: dnnl_stream_t?
         check(dnnl_stream_create(&stream, engine, dnnl_stream_default_flags.rawValue), "creating a stream")
@@ -56,8 +58,8 @@ public enum DNNL {
     // looking them up avoids linking libgomp by a compiler-specific path.
     private typealias SetThreads = @convention(c) (Int32) -> Void
     private typealias GetThreads = @convention(c) () -> Int32
-    nonisolated(unsafe) private static let ompSetNumThreads: SetThreads? = symbol("omp_set_num_threads")
-    nonisolated(unsafe) private static let ompGetMaxThreads: GetThreads? = symbol("omp_get_max_threads")
+    private static let ompSetNumThreads: SetThreads? = symbol("omp_set_num_threads")
+    private static let ompGetMaxThreads: GetThreads? = symbol("omp_get_max_threads")
 
     private static func symbol<T>(_ name: String) -> T? {
         _ = engine  // make sure libdnnl (and with it libgomp) is loaded

@@ -49,7 +49,7 @@ public struct ConvolutionSpec: Hashable, Sendable {
 /// oneDNN's convolution for one spec: forward (optionally with a fused activation),
 /// backward by data and by weights. The layouts of source, weights and destination are
 /// the ones oneDNN prefers for speed (blocked); callers adopt them.
-public final class ConvolutionKernel: @unchecked Sendable {
+public final class ConvolutionKernel: @unchecked Sendable {  // unchecked: its scratch buffers are used by one thread at a time
     public let spec: ConvolutionSpec
     let forwardPrimitive: Primitive
     private lazy var backwardDataPrimitive: Primitive = makeBackwardData()
@@ -192,7 +192,7 @@ public final class ConvolutionKernel: @unchecked Sendable {
 }
 
 /// Kernels (groups of primitives for one layer shape), keyed like primitives.
-final class KernelCache: @unchecked Sendable {
+final class KernelCache: @unchecked Sendable {  // unchecked: state behind `lock`
     static let shared = KernelCache()
     private var entries: [PrimitiveKey: AnyObject] = [:]
     private let lock = NSLock()

@@ -1,7 +1,7 @@
 import CDNNL
 
 /// oneDNN's elementwise activations (ReLU, ReLU6 as clip(0, 6)) over one layout.
-public final class EltwiseKernel: @unchecked Sendable {
+public final class EltwiseKernel: @unchecked Sendable {  // unchecked: its scratch buffers are used by one thread at a time
     public let layout: TensorLayout
     public let activation: FusedActivation
     private let forwardPrimitive: Primitive
@@ -43,7 +43,7 @@ public final class EltwiseKernel: @unchecked Sendable {
 }
 
 /// Elementwise sum of two tensors (the residual Add), in the first one's layout.
-public final class AddKernel: @unchecked Sendable {
+public final class AddKernel: @unchecked Sendable {  // unchecked: its scratch buffers are used by one thread at a time
     public let layout: TensorLayout
     private let primitive: Primitive
     private let scratch = ReorderScratch()
@@ -68,7 +68,7 @@ public final class AddKernel: @unchecked Sendable {
 
 /// Average pooling over the whole spatial extent (GlobalAveragePooling2D):
 /// (N, C, H, W) to (N, C, 1, 1).
-public final class GlobalAveragePoolKernel: @unchecked Sendable {
+public final class GlobalAveragePoolKernel: @unchecked Sendable {  // unchecked: its scratch buffers are used by one thread at a time
     public let layout: TensorLayout
     private let forwardPrimitive: Primitive
     private lazy var backwardPrimitive: Primitive = makeBackward()
@@ -117,7 +117,7 @@ public final class GlobalAveragePoolKernel: @unchecked Sendable {
 }
 
 /// oneDNN's inner product (Dense): (N, I) x (O, I)ᵀ + bias, all row-major.
-public final class InnerProductKernel: @unchecked Sendable {
+public final class InnerProductKernel: @unchecked Sendable {  // unchecked: its scratch buffers are used by one thread at a time
     public let batch: Int, inputs: Int, outputs: Int
     private let forwardPrimitive: Primitive
     private lazy var backwardDataPrimitive: Primitive = makeBackwardData()

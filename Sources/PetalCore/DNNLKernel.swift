@@ -54,7 +54,7 @@ extension Primitive {
 }
 
 /// Buffers for layout conversions of inputs, kept by a kernel and reused every step.
-final class ReorderScratch: @unchecked Sendable {
+final class ReorderScratch: @unchecked Sendable {  // unchecked: its scratch buffers are used by one thread at a time
     private var buffers: [Int32: Tensor] = [:]
 
     func converted(_ tensor: Tensor, to layout: TensorLayout, slot: Int32) -> Tensor {
@@ -71,7 +71,7 @@ final class ReorderScratch: @unchecked Sendable {
 }
 
 /// A tensor that a kernel or layer writes, reused between calls as long as the layout fits.
-public final class OutputSlot: @unchecked Sendable {
+public final class OutputSlot: @unchecked Sendable {  // unchecked: its scratch buffers are used by one thread at a time
     private var tensor: Tensor?
 
     public init() {}

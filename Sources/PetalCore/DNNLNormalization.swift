@@ -1,7 +1,7 @@
 import CDNNL
 
 /// oneDNN's batch normalization over one data layout.
-public final class BatchNormKernel: @unchecked Sendable {
+public final class BatchNormKernel: @unchecked Sendable {  // unchecked: its scratch buffers are used by one thread at a time
     /// Where the mean and variance come from.
     public enum Statistics: String, Sendable {
         /// Computed from the batch (training); the kernel writes them out.

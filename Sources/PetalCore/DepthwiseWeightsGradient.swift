@@ -8,7 +8,7 @@ import Foundation
 /// the activations each step (BENCHMARKS.md, "Layers vs bare oneDNN"). Here each block of 8
 /// channels is one SIMD lane group, read in oneDNN's nChw8c layout, with the blocks shared
 /// between the cores.
-final class DepthwiseWeightsGradient: @unchecked Sendable {
+final class DepthwiseWeightsGradient: @unchecked Sendable {  // unchecked: its scratch buffers are used by one thread at a time
     let spec: ConvolutionSpec
     private let scratch = ReorderScratch()
     private let gradient: Tensor
@@ -35,8 +35,10 @@ final class DepthwiseWeightsGradient: @unchecked Sendable {
         let (sh, sw) = (spec.stride[0], spec.stride[1])
         let (top, left) = (spec.padding[0], spec.padding[2])
         let blocks = (c + 7) / 8
-        let xs = UnsafePointer(blockedX.floats.baseAddress!), gs = UnsafePointer(blockedG.floats.baseAddress!)
-        let out = gradient.floats.baseAddress!
+        // The blocks read shared inputs and write disjoint channels of `out`: no two iterations race.
+        nonisolated(unsafe) let xs = UnsafePointer(blockedX.floats.baseAddress!)
+        nonisolated(unsafe) let gs = UnsafePointer(blockedG.floats.baseAddress!)
+        nonisolated(unsafe) let out = gradient.floats.baseAddress!
         DispatchQueue.concurrentPerform(iterations: blocks) { b in
             for i in 0..<kh {
                 for j in 0..<kw {

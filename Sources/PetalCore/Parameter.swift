@@ -3,7 +3,7 @@
 ///
 /// `value` and `gradient` always share one layout (possibly a oneDNN blocked one), so that
 /// optimizers, which are elementwise, update the raw storage directly with no reorder.
-public final class Parameter: @unchecked Sendable {
+public final class Parameter: @unchecked Sendable {  // unchecked: changed only by loading and training, one thread
     public let name: String
     public private(set) var value: Tensor
     /// Filled by the backward pass of a trainable layer; nil until then.

@@ -2,7 +2,7 @@ import CDNNL
 import Foundation
 
 /// A created oneDNN primitive with its descriptor, ready to execute.
-public final class Primitive: @unchecked Sendable {
+public final class Primitive: @unchecked Sendable {  // unchecked: immutable oneDNN handles
     let handle: dnnl_primitive_t
     let descriptor: dnnl_primitive_desc_t
 
@@ -54,7 +54,7 @@ func argumentDesc(_ pd: dnnl_primitive_desc_t, _ argument: Int32) -> dnnl_memory
 
 /// Primitives keyed by what they compute (kind, shapes, layouts, attributes), so that a
 /// training step after the first creates none. Creation is counted for tests.
-public final class PrimitiveCache: @unchecked Sendable {
+public final class PrimitiveCache: @unchecked Sendable {  // unchecked: state behind `lock`
     public static let shared = PrimitiveCache()
     private var entries: [PrimitiveKey: Primitive] = [:]
     private let lock = NSLock()

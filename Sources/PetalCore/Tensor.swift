@@ -6,6 +6,7 @@ import Foundation
 ///
 /// A tensor is a reference: layers write their outputs into tensors they own and reuse
 /// from step to step. `toArray()` and `rowMajor()` give plain copies whatever the layout.
+// unchecked: shared storage by design; a tensor is written by one thread at a time (its layer's caller).
 public final class Tensor: @unchecked Sendable, CustomStringConvertible {
     public let layout: TensorLayout
     public let storage: AlignedBuffer

@@ -6,6 +6,7 @@ import CDNNL
 /// physical order; convolution weights are (O, I, H, W), or (G, O/G, I/G, H, W) grouped.
 /// A layout is either plain (row-major or another permutation such as NHWC) or one of
 /// oneDNN's blocked layouts (e.g. nChw8c), chosen by a primitive for speed.
+// unchecked: a plain C struct (oneDNN memory descriptor) held by value, no pointers into shared state.
 public struct TensorLayout: @unchecked Sendable, Equatable, CustomStringConvertible {
     var desc: dnnl_memory_desc_t
 

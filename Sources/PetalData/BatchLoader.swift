@@ -3,7 +3,7 @@ import PetalCore
 
 /// One batch: images as a [N, 3, H, W] Float32 tensor in NHWC physical layout, already
 /// normalised, and the class index of each image.
-public struct Batch: @unchecked Sendable {
+public struct Batch: Sendable {
     public let images: Tensor
     public let labels: [Int]
     /// Positions of the images in the cache.
@@ -24,7 +24,7 @@ public struct Batch: @unchecked Sendable {
 /// normalised on background threads with a bounded prefetch queue, so a training step
 /// rarely waits. The last partial batch is kept (as Keras does). The same seed and epoch
 /// give the same batches, whatever the thread timing.
-public final class BatchLoader: @unchecked Sendable {
+public final class BatchLoader: Sendable {
     public let cache: ImageCache
     public let batchSize: Int
     public let shuffle: Bool
@@ -180,7 +180,7 @@ public struct EpochBatches: Sequence {
 
 /// Background workers making batches ahead of the consumer, at most `prefetch` ahead.
 /// Worker k makes batches k, k + workers, ...; the consumer takes them in order.
-final class Prefetcher: @unchecked Sendable {
+final class Prefetcher: @unchecked Sendable {  // unchecked: mutable state behind `condition`
     private let loader: BatchLoader
     private let epoch: Int
     private let order: [Int]

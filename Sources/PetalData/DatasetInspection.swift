@@ -50,7 +50,8 @@ public struct DatasetInspection: Codable, Sendable {
         let counter = AtomicCounter()
         let workers = max(1, min(threads ?? ProcessInfo.processInfo.activeProcessorCount, max(n, 1)))
         results.withUnsafeMutableBufferPointer { out in
-            let out = out
+            // Every slot is written under `lock` by one worker only.
+            nonisolated(unsafe) let out = out
             DispatchQueue.concurrentPerform(iterations: workers) { _ in
                 while true {
                     let i = counter.next()

@@ -3,7 +3,7 @@ import Foundation
 
 /// Decoded images held in memory at the model's input size (8-bit RGB, one contiguous
 /// block), decoded once in parallel. Files that fail are skipped and listed in `failures`.
-public final class ImageCache: @unchecked Sendable {
+public final class ImageCache: @unchecked Sendable {  // unchecked: pixels written only in init, then read
     public let width: Int
     public let height: Int
     /// The decoded files (failures removed), in the order given.
@@ -34,15 +34,16 @@ public final class ImageCache: @unchecked Sendable {
         let workers = max(1, min(threads ?? ProcessInfo.processInfo.activeProcessorCount, max(n, 1)))
         let counter = AtomicCounter()
         // Each worker takes the next file index; every slot is written by one worker only.
+        nonisolated(unsafe) let (pixelSlots, reasonSlots) = (buffer, reasons)
         DispatchQueue.concurrentPerform(iterations: workers) { _ in
             while true {
                 let i = counter.next()
                 if i >= n { break }
                 do {
                     let image = try ImageDecoder.decode(contentsOf: files[i].url, width: w, height: h, maxPixels: maxPixels)
-                    image.pixels.withUnsafeBufferPointer { (buffer + i * per).update(from: $0.baseAddress!, count: per) }
+                    image.pixels.withUnsafeBufferPointer { (pixelSlots + i * per).update(from: $0.baseAddress!, count: per) }
                 } catch {
-                    reasons[i] = DecodeFailure(url: files[i].url, error: error)
+                    reasonSlots[i] = DecodeFailure(url: files[i].url, error: error)
                 }
             }
         }
@@ -85,7 +86,7 @@ public final class ImageCache: @unchecked Sendable {
 }
 
 /// A thread-safe counter for handing out work.
-final class AtomicCounter: @unchecked Sendable {
+final class AtomicCounter: @unchecked Sendable {  // unchecked: value behind `lock`
     private let lock = NSLock()
     private var value = 0
 

@@ -1,4 +1,5 @@
 import Foundation
+import PetalCore
 import PetalTraining
 
 /// `report.html` of a run folder: one self-contained page (inline CSS and SVG, thumbnails as
@@ -25,13 +26,9 @@ public struct HTMLReport {
     public var thumbnailSide = 96
     public var thumbnailQuality = 80
 
-    /// Reads whatever the run folder has. Throws only if the folder does not exist.
+    /// Reads whatever the run folder has. Throws only if `url` is not a Petal run folder.
     public init(runFolder url: URL) throws {
-        var isDirectory: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: url.path, isDirectory: &isDirectory), isDirectory.boolValue else {
-            throw EvaluationError.notARunFolder(path: url.path)
-        }
-        let folder = RunFolder(url)
+        let folder = try RunFolder.existingRun(url).folder
         runFolder = folder
         func load<T>(_ read: () throws -> T?) -> T? {
             do { return try read() } catch {
@@ -57,11 +54,23 @@ public struct HTMLReport {
         try HTMLReport(runFolder: runFolder).write()
     }
 
+    /// Writes the page as the run folder's `report.html` (through a temporary file and a
+    /// rename). Returns its URL.
     @discardableResult
-    public func write(to destination: URL? = nil) throws -> URL {
-        let url = destination ?? runFolder.file(RunFile.report)
-        try RunFileIO.writeAtomically(Data(render().utf8), to: url)
-        return url
+    public func write() throws -> URL {
+        try runFolder.write(Data(render().utf8), to: .report)
+        return runFolder.url(.report)
+    }
+
+    /// Marks the page as Petal's, so a later `petal report --output` may replace it.
+    public static let generatorTag = "<meta name=\"generator\" content=\"Petal\">"
+
+    /// Whether `url` is a page this type wrote (its head carries `generatorTag`).
+    public static func isPetalReport(_ url: URL) -> Bool {
+        guard let handle = try? FileHandle(forReadingFrom: url) else { return false }
+        defer { try? handle.close() }
+        let head = (try? handle.read(upToCount: 4096)) ?? nil
+        return head.map { String(decoding: $0, as: UTF8.self).contains(generatorTag) } ?? false
     }
 
     /// The whole page as HTML text.
@@ -71,6 +80,7 @@ public struct HTMLReport {
         <!DOCTYPE html>
         <html lang="en"><head><meta charset="utf-8">
         <meta name="viewport" content="width=device-width, initial-scale=1">
+        \(Self.generatorTag)
         <title>\(name) · Petal report</title>
         <style>\(ReportStyle.css)</style>
         </head><body>

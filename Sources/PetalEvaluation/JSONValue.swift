@@ -1,4 +1,5 @@
 import Foundation
+import PetalCore
 
 /// Any JSON value, for files whose shape Petal does not fix (config.json).
 public enum JSONValue: Codable, Sendable, Equatable {
@@ -13,8 +14,9 @@ public enum JSONValue: Codable, Sendable, Equatable {
         let container = try decoder.singleValueContainer()
         if container.decodeNil() { self = .null }
         else if let value = try? container.decode(Bool.self) { self = .bool(value) }
-        else if let value = try? container.decode(Double.self) { self = .number(value) }
+        // Strings first: Petal's decoder would read a string "nan" or "inf" as a number.
         else if let value = try? container.decode(String.self) { self = .string(value) }
+        else if let value = try? container.decode(Double.self) { self = .number(value) }
         else if let value = try? container.decode([JSONValue].self) { self = .array(value) }
         else if let value = try? container.decode([String: JSONValue].self) { self = .object(value) }
         else {
@@ -54,9 +56,7 @@ public enum JSONValue: Codable, Sendable, Equatable {
             return String(value)
         case .string(let value): return value
         case .array, .object:
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-            guard let data = try? encoder.encode(self) else { return "?" }
+            guard let data = try? PetalJSON.encode(self) else { return "?" }
             return String(decoding: data, as: UTF8.self)
         }
     }

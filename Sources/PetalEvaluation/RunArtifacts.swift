@@ -3,33 +3,18 @@ import PetalCore
 import PetalData
 import PetalTraining
 
-/// The files a training run leaves in its folder. The report reads them; any that is
-/// missing makes its section say so rather than failing the whole page.
-public enum RunFile {
-    public static let history = "history.json"
-    public static let config = "config.json"
-    public static let dataset = "dataset.json"
-    public static let timings = "timings.json"
-    public static let predictions = "predictions.json"
-    public static let metrics = "metrics.json"
-    public static let report = "report.html"
-}
+/// The run folder's file names, as the report's notes name them (`RunFolder` owns them).
+typealias RunFile = RunFolder.File
 
 /// Errors of the evaluation stage; each message names the file and the problem.
 public enum EvaluationError: Error, CustomStringConvertible, Equatable {
     case unreadableFile(path: String, reason: String)
-    case invalidJSON(path: String, reason: String)
     case inconsistentInput(String)
-    case notARunFolder(path: String)
-    case writeFailed(path: String, reason: String)
 
     public var description: String {
         switch self {
         case let .unreadableFile(path, reason): return "\(path): cannot read: \(reason)"
-        case let .invalidJSON(path, reason): return "\(path): not valid JSON for this file: \(reason)"
         case let .inconsistentInput(message): return message
-        case let .notARunFolder(path): return "\(path): not a run folder (no such directory)"
-        case let .writeFailed(path, reason): return "\(path): cannot write: \(reason)"
         }
     }
 }
@@ -148,105 +133,15 @@ func argmax(_ values: [Float]) -> Int {
     return best
 }
 
-// MARK: - Reading and writing run files
+// MARK: - Reading run files
 
-/// JSON files of a run folder: written to a temporary name and renamed, so a reader never
-/// sees half a file.
-public enum RunFileIO {
-    public static func write<T: Encodable>(_ value: T, to url: URL) throws {
-        let data: Data
-        do { data = try json(value) } catch {
-            throw EvaluationError.writeFailed(path: url.path, reason: "\(error)")
-        }
-        try writeAtomically(data, to: url)
-    }
-
-    /// Pretty-printed JSON with sorted keys, as the run files are written.
-    public static func json<T: Encodable>(_ value: T) throws -> Data {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-        // Non-finite numbers (a diverged loss) become strings instead of failing the write.
-        encoder.nonConformingFloatEncodingStrategy = .convertToString(
-            positiveInfinity: "Infinity", negativeInfinity: "-Infinity", nan: "NaN")
-        return try encoder.encode(value)
-    }
-
-    public static func writeAtomically(_ data: Data, to url: URL) throws {
-        do {
-            try data.writeAtomically(to: url)
-        } catch let error as AtomicWriteError {
-            throw EvaluationError.writeFailed(path: url.path, reason: error.reason)
-        }
-    }
-
-    /// Reads `url` as `T`; nil if the file does not exist, a clear error if it is broken.
-    public static func readIfPresent<T: Decodable>(_ type: T.Type, from url: URL) throws -> T? {
-        guard FileManager.default.fileExists(atPath: url.path) else { return nil }
-        return try read(type, from: url)
-    }
-
-    public static func read<T: Decodable>(_ type: T.Type, from url: URL) throws -> T {
-        let data: Data
-        do { data = try Data(contentsOf: url) } catch {
-            throw EvaluationError.unreadableFile(path: url.path, reason: error.localizedDescription)
-        }
-        let decoder = JSONDecoder()
-        decoder.nonConformingFloatDecodingStrategy = .convertFromString(
-            positiveInfinity: "Infinity", negativeInfinity: "-Infinity", nan: "NaN")
-        do { return try decoder.decode(type, from: data) } catch {
-            throw EvaluationError.invalidJSON(path: url.path, reason: describe(error))
-        }
-    }
-
-    /// A one-line account of a decoding error, naming the key path that failed.
-    static func describe(_ error: Error) -> String {
-        func path(_ context: DecodingError.Context) -> String {
-            let keys = context.codingPath.map { $0.intValue.map { "[\($0)]" } ?? $0.stringValue }
-            return keys.isEmpty ? "top level" : keys.joined(separator: ".")
-        }
-        switch error {
-        case DecodingError.keyNotFound(let key, let context):
-            return "missing key '\(key.stringValue)' at \(path(context))"
-        case DecodingError.typeMismatch(_, let context), DecodingError.valueNotFound(_, let context):
-            return "\(context.debugDescription) at \(path(context))"
-        case DecodingError.dataCorrupted(let context):
-            return "\(context.debugDescription) at \(path(context))"
-        default:
-            return "\(error)"
-        }
-    }
-}
-
-/// A run folder and typed access to its files.
-public struct RunFolder: Sendable {
-    public let url: URL
-    public init(_ url: URL) { self.url = url }
-
-    public var name: String { url.standardizedFileURL.lastPathComponent }
-    public func file(_ name: String) -> URL { url.appendingPathComponent(name) }
-
-    public func history() throws -> TrainingHistory? {
-        try RunFileIO.readIfPresent(TrainingHistory.self, from: file(RunFile.history))
-    }
-    public func dataset() throws -> DatasetSummary? {
-        try RunFileIO.readIfPresent(DatasetSummary.self, from: file(RunFile.dataset))
-    }
-    public func timings() throws -> RunTimings? {
-        try RunFileIO.readIfPresent(RunTimings.self, from: file(RunFile.timings))
-    }
-    public func predictions() throws -> PredictionSet? {
-        try RunFileIO.readIfPresent(PredictionSet.self, from: file(RunFile.predictions))
-    }
-    public func metrics() throws -> EvaluationMetrics? {
-        try RunFileIO.readIfPresent(EvaluationMetrics.self, from: file(RunFile.metrics))
-    }
+/// The files the report reads, typed; nil where a file is absent, a clear error where it is broken.
+extension RunFolder {
+    public func history() throws -> TrainingHistory? { try readIfPresent(TrainingHistory.self, from: .history) }
+    public func dataset() throws -> DatasetSummary? { try readIfPresent(DatasetSummary.self, from: .dataset) }
+    public func timings() throws -> RunTimings? { try readIfPresent(RunTimings.self, from: .timings) }
+    public func predictions() throws -> PredictionSet? { try readIfPresent(PredictionSet.self, from: .predictions) }
+    public func metrics() throws -> EvaluationMetrics? { try readIfPresent(EvaluationMetrics.self, from: .metrics) }
     /// The run's configuration as an arbitrary JSON object, if config.json exists.
-    public func config() throws -> JSONValue? {
-        try RunFileIO.readIfPresent(JSONValue.self, from: file(RunFile.config))
-    }
-
-    /// Resolves a path from predictions.json: absolute as is, relative against the run folder.
-    public func resolve(_ path: String) -> URL {
-        path.hasPrefix("/") ? URL(fileURLWithPath: path) : url.appendingPathComponent(path)
-    }
+    public func config() throws -> JSONValue? { try readIfPresent(JSONValue.self, from: .config) }
 }

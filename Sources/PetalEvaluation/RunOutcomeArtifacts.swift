@@ -15,16 +15,16 @@ public enum RunOutcomeArtifacts {
                           test: outcome.split.test.count),
             skippedFiles: outcome.decodeFailures.map { .init(path: $0.path, reason: $0.reason) },
             ignoredNonImageCount: outcome.ignoredFiles)
-        try RunFileIO.write(summary, to: folder.file(RunFile.dataset))
+        try folder.write(summary, to: .dataset)
         let timings = RunTimings(phases: outcome.phases.map {
             .init(name: $0.name, seconds: $0.seconds, imagesPerSecond: $0.imagesPerSecond, epochs: $0.epochs)
         }, totalSeconds: outcome.totalSeconds)
-        try RunFileIO.write(timings, to: folder.file(RunFile.timings))
+        try folder.write(timings, to: .timings)
         let predictions = PredictionSet(classNames: outcome.classNames, files: outcome.testFiles,
                                         probabilities: outcome.test.probabilities)
-        try RunFileIO.write(predictions, to: folder.file(RunFile.predictions))
+        try folder.write(predictions, to: .predictions)
         let metrics = try predictions.metrics(topK: min(2, outcome.classNames.count))
-        try RunFileIO.write(metrics, to: folder.file(RunFile.metrics))
+        try folder.write(metrics, to: .metrics)
         try HTMLReport.write(runFolder: outcome.folder)
         return metrics
     }

@@ -3,6 +3,7 @@ import PetalCore
 import PetalData
 import PetalLayers
 import PetalModels
+import PetalTraining
 
 /// One image to classify: a file, encoded JPEG/PNG bytes, or decoded RGB pixels.
 public enum ImageInput: Sendable {
@@ -53,10 +54,8 @@ public final class ImageClassifier: Sendable {
 
     /// Loads a model file written by `petal train` (or a run folder: its `model.safetensors`).
     public init(contentsOf url: URL) throws {
-        model = try TransferClassifier.load(fileOrRunFolder: url)
-        var isDirectory: ObjCBool = false
-        let isFolder = FileManager.default.fileExists(atPath: url.path, isDirectory: &isDirectory) && isDirectory.boolValue
-        source = isFolder ? url.appendingPathComponent(TransferClassifier.runModelFile) : url
+        source = TransferClassifier.modelFile(fileOrRunFolder: url)
+        model = try TransferClassifier.load(from: source)
         classNames = model.classNames
         inputSize = model.inputSize
         normalization = model.normalization

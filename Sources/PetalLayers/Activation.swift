@@ -1,7 +1,7 @@
 import PetalCore
 
 /// ReLU or ReLU6 (Keras ReLU(max_value=6)), on oneDNN's eltwise kernels.
-public final class Activation: Layer {
+public final class Activation: Layer, @unchecked Sendable {  // unchecked: as Layer
     public let function: FusedActivation
     private var saved: (input: Tensor, kernel: EltwiseKernel)?
     private let output = OutputSlot()
@@ -35,7 +35,7 @@ public final class Activation: Layer {
 }
 
 /// The residual connection: the elementwise sum of two inputs of one shape.
-public final class Add: Layer {
+public final class Add: Layer, @unchecked Sendable {  // unchecked: as Layer
     private let output = OutputSlot()
 
     public override func outputShape(_ inputShapes: [[Int]]) -> [Int] {
@@ -59,7 +59,7 @@ public final class Add: Layer {
 
 /// Keras's ZeroPadding2D. The network folds it into the convolution that follows, whose
 /// padding then covers it exactly, so forward and backward pass tensors through unchanged.
-public final class ZeroPadding2D: Layer {
+public final class ZeroPadding2D: Layer, @unchecked Sendable {  // unchecked: as Layer
     /// [top, bottom, left, right]
     public let padding: [Int]
 
@@ -80,7 +80,7 @@ public final class ZeroPadding2D: Layer {
 }
 
 /// Keras's GlobalAveragePooling2D: (N, C, H, W) to (N, C), row-major.
-public final class GlobalAveragePooling2D: Layer {
+public final class GlobalAveragePooling2D: Layer, @unchecked Sendable {  // unchecked: as Layer
     private var savedKernel: GlobalAveragePoolKernel?
     private var pooled = OutputSlot()
     private var output = OutputSlot()

@@ -7,7 +7,7 @@ import PetalCore
 /// the moving statistics. A frozen layer (`trainable == false`) runs in inference mode, as in
 /// Keras; `freezeStatistics` keeps the statistics fixed while gamma and beta still train
 /// (fine-tuning a pretrained base).
-public final class BatchNormalization: Layer {
+public final class BatchNormalization: Layer, @unchecked Sendable {  // unchecked: as Layer
     public let channels: Int
     public let momentum: Float
     public let epsilon: Float

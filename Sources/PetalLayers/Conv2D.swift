@@ -32,7 +32,7 @@ public enum Padding: Hashable, Sendable {
 ///
 /// The weight is stored in oneDNN's logical order, (O, I, kh, kw), or (G, O/G, I/G, kh, kw)
 /// when grouped, in whatever layout the convolution prefers once training starts.
-public final class Conv2D: Layer {
+public final class Conv2D: Layer, @unchecked Sendable {  // unchecked: as Layer
     public let inputChannels: Int
     public let filters: Int
     public let kernelSize: [Int]

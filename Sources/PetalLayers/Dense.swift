@@ -3,7 +3,7 @@ import PetalCore
 /// A fully connected layer on (N, features), Keras's Dense. The kernel is stored as
 /// PyTorch and oneDNN hold it, (outputs, inputs); Keras files (inputs, outputs) are
 /// transposed when loaded. An optional ReLU is applied after the bias.
-public final class Dense: Layer {
+public final class Dense: Layer, @unchecked Sendable {  // unchecked: as Layer
     public let inputs: Int
     public let units: Int
     public let activation: FusedActivation?
@@ -67,7 +67,7 @@ public final class Dense: Layer {
 
 /// Keras's Dropout: in training, zeroes each value with probability `rate` and scales the
 /// rest by 1 / (1 - rate); in inference, the identity. Seeded, so runs repeat.
-public final class Dropout: Layer {
+public final class Dropout: Layer, @unchecked Sendable {  // unchecked: as Layer
     public let rate: Float
     private var generator: SplitMix64
     private var mask: [Float] = []

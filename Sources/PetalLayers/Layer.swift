@@ -26,7 +26,7 @@ public struct BackwardContext: Sendable {
 ///
 /// Subclasses own their output tensors and reuse them from step to step; a tensor returned
 /// by `forward` or `backward` is valid until the layer's next call.
-open class Layer: @unchecked Sendable {
+open class Layer: @unchecked Sendable {  // unchecked: its mutable state is used by one thread at a time
     /// The layer's name, as Keras (or the reference implementation) names it.
     public let name: String
     /// False freezes the layer: no parameter gradients, batch norm on its moving statistics.
@@ -63,7 +63,7 @@ open class Layer: @unchecked Sendable {
 }
 
 /// The model's input, Keras's InputLayer: counts as layer 0, as in Keras's numbering.
-public final class InputLayer: Layer {
+public final class InputLayer: Layer, @unchecked Sendable {  // unchecked: as Layer
     /// (C, H, W) of one image, or (features) of one vector.
     public let shape: [Int]
 

@@ -7,7 +7,7 @@ import PetalCore
 /// Forward runs the layers in order, fusing what oneDNN can fuse; backward runs them in
 /// reverse and stops at the earliest trainable layer: nothing is back-propagated through a
 /// frozen prefix.
-public final class Network: @unchecked Sendable {
+public final class Network: @unchecked Sendable {  // unchecked: as Layer
     public struct Node: Sendable {
         public let layer: Layer
         public let inputs: [Int]

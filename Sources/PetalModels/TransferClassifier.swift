@@ -20,7 +20,7 @@ public struct HeadConfig: Codable, Hashable, Sendable {
 
 /// A pretrained backbone with a new classification head, in one network whose layer
 /// indices start with the backbone's (Keras's numbering, input included).
-public final class TransferClassifier: @unchecked Sendable {
+public final class TransferClassifier: @unchecked Sendable {  // unchecked: as its Network
     public let architecture: Architecture
     public let classNames: [String]
     public let inputSize: Int
@@ -148,7 +148,7 @@ public final class TransferClassifier: @unchecked Sendable {
     public func save(to url: URL) throws {
         let description = Description(architecture: architecture, classNames: classNames, inputSize: inputSize,
                                       head: head, normalization: normalization)
-        let json = String(decoding: try JSONEncoder().encode(description), as: UTF8.self)
+        let json = try PetalJSON.line(description)
         let tensors = network.weights.map { ($0.name, $0.value.rowMajor()) }
         try SafetensorsFile.write(tensors, metadata: ["petal_format": "1", "petal_model": json], to: url)
     }
@@ -157,7 +157,7 @@ public final class TransferClassifier: @unchecked Sendable {
     public static func load(from url: URL) throws -> TransferClassifier {
         let file = try SafetensorsFile.read(url)
         guard let json = file.metadata["petal_model"],
-              let description = try? JSONDecoder().decode(Description.self, from: Data(json.utf8)) else {
+              let description = try? PetalJSON.decode(Description.self, from: Data(json.utf8)) else {
             throw WeightError.malformed(path: url.path, reason: "not a Petal model file (no petal_model description)")
         }
         let store = WeightStore(tensors: file.tensors, names: file.names, source: url.path)
@@ -170,17 +170,5 @@ public final class TransferClassifier: @unchecked Sendable {
         return TransferClassifier(architecture: description.architecture, classNames: description.classNames,
                                   inputSize: description.inputSize, head: description.head, network: network,
                                   baseLayerCount: baseCount)
-    }
-}
-
-extension TransferClassifier {
-    /// The final model's file name in a run folder (as `petal train` writes it).
-    public static let runModelFile = "model.safetensors"
-
-    /// A model file, or a run folder's final model: `petal predict RUN ...`, `petal evaluate RUN DATA`.
-    public static func load(fileOrRunFolder url: URL) throws -> TransferClassifier {
-        var isDirectory: ObjCBool = false
-        let isFolder = FileManager.default.fileExists(atPath: url.path, isDirectory: &isDirectory) && isDirectory.boolValue
-        return try load(from: isFolder ? url.appendingPathComponent(runModelFile) : url)
     }
 }

@@ -19,7 +19,7 @@ public enum WeightConvention: String, Codable, Sendable {
 /// VarBuilder): construction and loading are one walk, and a missing tensor or a wrong
 /// shape is an error naming the tensor and both shapes. Without a store, layers keep
 /// their own initial values.
-public struct WeightBinder {
+public struct WeightBinder: Sendable {
     public let store: WeightStore?
     public let convention: WeightConvention
     /// Prefix of every name in the file (e.g. a nested Keras base model's name).

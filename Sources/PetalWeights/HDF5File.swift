@@ -122,7 +122,7 @@ final class HDF5File {
             guard H5Tget_class(type) == H5T_STRING else {
                 throw bad("attribute `\(name)` of `\(objectPath)` is not a string")
             }
-            let memType = H5Tcopy(H5T_C_S1_g)
+            let memType = H5Tcopy(petal_H5T_C_S1())
             defer { H5Tclose(memType) }
             // libhdf5 converts no string between character sets: read in the stored one (h5py writes UTF-8).
             H5Tset_cset(memType, H5Tget_cset(type))
@@ -195,7 +195,7 @@ final class HDF5File {
             }
             let tensor = Tensor(layout: .rowMajor(try TensorBuilder.petalShape(shape, name: name, path: path)))
             if count > 0 {
-                guard H5Dread(d, H5T_NATIVE_FLOAT_g, 0, 0, 0, tensor.storage.pointer) >= 0 else {
+                guard H5Dread(d, petal_H5T_NATIVE_FLOAT(), 0, 0, 0, tensor.storage.pointer) >= 0 else {
                     throw bad("cannot read dataset `\(datasetPath)` (corrupt or truncated file?)")
                 }
             }

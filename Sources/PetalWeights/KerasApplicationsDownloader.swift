@@ -126,6 +126,7 @@ extension WeightError {
 }
 
 /// Writes the body to a file as it arrives and draws a progress bar on stderr.
+// unchecked: URLSession calls the delegate on its serial queue; the caller reads after `done`.
 private final class DownloadReceiver: NSObject, URLSessionDataDelegate, @unchecked Sendable {
     let handle: FileHandle
     let label: String

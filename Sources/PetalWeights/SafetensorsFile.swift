@@ -7,7 +7,7 @@ import PetalCore
 ///
 /// Petal writes Float32 only; it reads F32/F64/F16/BF16 and integer types, converted to
 /// Float32. Petal's own model files are safetensors whose metadata describes the model.
-public struct SafetensorsFile {
+public struct SafetensorsFile: Sendable {
     /// Tensor names in the order of their data in the file.
     public var names: [String]
     public var tensors: [String: Tensor]

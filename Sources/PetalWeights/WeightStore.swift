@@ -8,7 +8,7 @@ import PetalCore
 /// A store is a reference shared by its scoped views, so `finish()` on the root sees what
 /// every scope took. An empty store (`WeightStore.randomInit`) answers nil to `takeIfPresent`
 /// and lets models initialize their own weights.
-public final class WeightStore: @unchecked Sendable {
+public final class WeightStore: @unchecked Sendable {  // unchecked: mutable state behind `lock`
     private let tensors: [String: Tensor]
     /// Names in file order, for messages and listing.
     public let names: [String]

@@ -2,6 +2,7 @@ import XCTest
 import Foundation
 @testable import PetalEvaluation
 import PetalTestSupport
+import PetalTraining
 
 /// Every metric on a hand-made case whose answers are worked out below by hand. The
 /// conventions are scikit-learn's (checked against scikit-learn 1.9's
@@ -139,10 +140,9 @@ final class MetricsTests: XCTestCase {
         let folder = Fixtures.temporaryDirectory("petal-eval-json")
         defer { try? FileManager.default.removeItem(at: folder) }
         let m = evaluate(probabilities: probabilities, labels: labels, classNames: classNames)
-        let url = folder.appendingPathComponent(RunFile.metrics)
-        try RunFileIO.write(m, to: url)
+        try RunFolder(folder).write(m, to: .metrics)
         XCTAssertEqual(try RunFolder(folder).metrics(), m)
         // Only the file itself: the temporary was renamed, not left behind.
-        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: folder.path), [RunFile.metrics])
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: folder.path), ["metrics.json"])
     }
 }

@@ -2,6 +2,7 @@ import XCTest
 import Foundation
 import PetalTestSupport
 import PetalData
+import PetalTraining
 @testable import PetalEvaluation
 
 final class ReportTests: XCTestCase {
@@ -65,7 +66,7 @@ final class ReportTests: XCTestCase {
 
     func testMissingFilesLeaveNotesInsteadOfSections() throws {
         try SyntheticRun.make(in: folder, includeAll: false)
-        try FileManager.default.removeItem(at: folder.appendingPathComponent(RunFile.predictions))
+        try FileManager.default.removeItem(at: RunFolder(folder).url(.predictions))
         let report = try HTMLReport(runFolder: folder)
         XCTAssertEqual(report.problems, [])
         let html = report.render()
@@ -79,7 +80,7 @@ final class ReportTests: XCTestCase {
 
     func testUnreadableFilesAreListedAndThePageIsStillWritten() throws {
         try SyntheticRun.make(in: folder)
-        try Data("{\"epochs\": [{\"epoch\": 1}]}".utf8).write(to: folder.appendingPathComponent(RunFile.history))
+        try Data("{\"epochs\": [{\"epoch\": 1}]}".utf8).write(to: RunFolder(folder).url(.history))
         // A prediction whose image is gone gets a placeholder, not a failure.
         let broken = folder.appendingPathComponent("test-images/daisy-0.jpg")
         try Data("not a jpeg".utf8).write(to: broken)
@@ -88,7 +89,7 @@ final class ReportTests: XCTestCase {
         XCTAssertTrue(report.problems[0].contains("history.json"), report.problems[0])
         XCTAssertTrue(report.problems[0].contains("missing key 'phase'"), report.problems[0])
         try report.write()
-        let html = try String(contentsOf: folder.appendingPathComponent(RunFile.report), encoding: .utf8)
+        let html = try String(contentsOf: RunFolder(folder).url(.report), encoding: .utf8)
         XCTAssertTrue(html.contains("Some files could not be read"))
         XCTAssertTrue(html.contains("no preview"))
         XCTAssertTrue(html.contains("daisy-0.jpg: not a JPEG or PNG image"))
@@ -97,7 +98,7 @@ final class ReportTests: XCTestCase {
     func testAMissingRunFolderIsAnError() {
         let missing = folder.appendingPathComponent("nope")
         XCTAssertThrowsError(try HTMLReport.write(runFolder: missing)) {
-            XCTAssertEqual($0 as? EvaluationError, .notARunFolder(path: missing.path))
+            XCTAssertEqual($0 as? RunFolderError, .notARun(path: missing.path))
         }
     }
 

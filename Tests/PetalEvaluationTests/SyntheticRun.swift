@@ -43,9 +43,13 @@ enum SyntheticRun {
                 index += 1
             }
         }
-        try RunFileIO.write(PredictionSet(classNames: classNames, predictions: records),
-                            to: folder.appendingPathComponent(RunFile.predictions))
-        try RunFileIO.write(history(), to: folder.appendingPathComponent(RunFile.history))
+        let run = RunFolder(folder)
+        // A finished run's state: what makes the folder a Petal run.
+        var state = RunState()
+        state.phase = RunState.done
+        try run.write(state, to: .state)
+        try run.write(PredictionSet(classNames: classNames, predictions: records), to: .predictions)
+        try run.write(history(), to: .history)
         guard includeAll else { return }
 
         let summary = DatasetSummary(
@@ -54,19 +58,19 @@ enum SyntheticRun {
             skippedFiles: [.init(path: "rose/broken.jpg", reason: "truncated JPEG data"),
                            .init(path: "tulip/x.gif", reason: "unsupported image format (GIF)")],
             ignoredNonImageCount: 3)
-        try RunFileIO.write(summary, to: folder.appendingPathComponent(RunFile.dataset))
+        try run.write(summary, to: .dataset)
         let timings = RunTimings(phases: [
             .init(name: "feature-extraction", seconds: 312.5, imagesPerSecond: 46.4, epochs: 6),
             .init(name: "fine-tuning", seconds: 1205.0, imagesPerSecond: 12.0, epochs: 6),
             .init(name: "evaluation", seconds: 9.8, imagesPerSecond: 53.0),
         ], totalSeconds: 1527.3)
-        try RunFileIO.write(timings, to: folder.appendingPathComponent(RunFile.timings))
+        try run.write(timings, to: .timings)
         let config = """
         {"model": "mobilenet_v2", "image_size": 224, "batch_size": 32, "epochs": 6, "fine_tune_epochs": 6,
          "learning_rate": 0.001, "augmentation": {"flip": true, "rotation": 0.1, "zoom": [0.9, 1.1]},
          "seed": 42, "data": "/data/flowers"}
         """
-        try Data(config.utf8).write(to: folder.appendingPathComponent(RunFile.config))
+        try Data(config.utf8).write(to: run.url(.config))
     }
 
     /// Accuracy rising, loss falling, a jump when fine-tuning starts at epoch 7, and
@@ -136,6 +140,6 @@ enum SyntheticRun {
             png_image_write_to_file(&png, url.path, 0, $0.baseAddress, 0, nil)
         }
         png_image_free(&png)
-        if ok == 0 { throw EvaluationError.writeFailed(path: url.path, reason: "libpng could not write") }
+        if ok == 0 { throw CocoaError(.fileWriteUnknown, userInfo: [NSFilePathErrorKey: url.path]) }
     }
 }

@@ -249,7 +249,7 @@ final class CallbackTests: XCTestCase {
     func testHistoryLoggerWritesAfterEveryEpochAndResumes() throws {
         let dir = Fixtures.temporaryDirectory("petal-history")
         defer { try? FileManager.default.removeItem(at: dir) }
-        let logger = HistoryLogger(directory: dir)
+        let logger = HistoryLogger(folder: RunFolder(dir))
         let reduce = try ReduceLROnPlateau(monitor: "val_accuracy", factor: 0.5, patience: 1)
         let list = CallbackList([logger, reduce])
         let context = MarkerContext(learningRate: 0.01)
@@ -259,14 +259,14 @@ final class CallbackTests: XCTestCase {
         for (epoch, l) in logs.enumerated() {
             try list.onEpochBegin(epoch: epoch, context: context)
             try list.onEpochEnd(epoch: epoch, logs: l, context: context)
-            let onDisk = try XCTUnwrap(HistoryLogger.load(from: dir))
+            let onDisk = try XCTUnwrap(HistoryLogger.load(from: RunFolder(dir)))
             XCTAssertEqual(onDisk.epochs.count, epoch + 1, "history.json after epoch \(epoch + 1)")
         }
         logger.phase = HistoryLogger.fineTuning
         try list.onEpochBegin(epoch: 2, context: context)
         try list.onEpochEnd(epoch: 2, logs: EpochLogs(loss: 0.7, accuracy: 0.7), context: context)
 
-        let history = try XCTUnwrap(HistoryLogger.load(from: dir))
+        let history = try XCTUnwrap(HistoryLogger.load(from: RunFolder(dir)))
         XCTAssertEqual(history, logger.history)
         XCTAssertEqual(history.epochs.map(\.epoch), [1, 2, 3])
         XCTAssertEqual(history.epochs.map(\.phase), ["feature-extraction", "feature-extraction", "fine-tuning"])
@@ -284,19 +284,19 @@ final class CallbackTests: XCTestCase {
                        ["history.csv", "history.json"])
 
         // Resume: a new logger continues the loaded history; a re-run epoch replaces its record.
-        let resumed = HistoryLogger(directory: dir, phase: HistoryLogger.fineTuning, history: history)
+        let resumed = HistoryLogger(folder: RunFolder(dir), phase: HistoryLogger.fineTuning, history: history)
         try resumed.onEpochBegin(epoch: 2, context: context)
         try resumed.onEpochEnd(epoch: 2, logs: EpochLogs(loss: 0.6, accuracy: 0.75), context: context)
-        let reloaded = try XCTUnwrap(HistoryLogger.load(from: dir))
+        let reloaded = try XCTUnwrap(HistoryLogger.load(from: RunFolder(dir)))
         XCTAssertEqual(reloaded.epochs.map(\.epoch), [1, 2, 3])
         XCTAssertEqual(reloaded.epochs[2].loss, 0.6)
 
         // A file that is not a history is a clear error naming it.
         try Data("{nope".utf8).write(to: dir.appendingPathComponent("history.json"))
-        XCTAssertThrowsError(try HistoryLogger.load(from: dir)) { error in
+        XCTAssertThrowsError(try HistoryLogger.load(from: RunFolder(dir))) { error in
             XCTAssertTrue("\(error)".contains("history.json"), "\(error)")
         }
-        XCTAssertNil(try HistoryLogger.load(from: dir.appendingPathComponent("absent")))
+        XCTAssertNil(try HistoryLogger.load(from: RunFolder(dir.appendingPathComponent("absent"))))
     }
 
     /// Saved callback state restored after `onTrainBegin` continues exactly as the

@@ -5,7 +5,7 @@ import Glibc
 
 /// A tiny HTTP/1.0 server on 127.0.0.1 for download tests: serves `files` by name (path
 /// after the last "/"), 404 otherwise. Never reachable from outside the machine.
-final class LocalHTTPServer: @unchecked Sendable {
+final class LocalHTTPServer: @unchecked Sendable {  // unchecked: `requests` behind `lock`, the rest set in init
     let port: UInt16
     private let socketFD: Int32
     private let files: [String: Data]

@@ -130,7 +130,7 @@ for layer in mobileNetV2 where only.map({ layer.name.contains($0) }) ?? true {
     print("| \(layer.name) | \(number(flops / 1e9, 2)) | \(number(pf)) | \(number(bf)) | \(number(pf / bf, 2)) | "
           + "\(number(bestForward, 2)) | \(number(pb)) | \(number(bb)) | \(number(pb / bb, 2)) | "
           + "\(number(bestBackward, 2)) | \(implementation) |")
-    fflush(stdout)
+    fflush(nil)  // all output streams (Swift 6 rejects reading the C global `stdout`)
     if pf / bf < worst.ratio { worst = (pf / bf, "\(layer.name) forward") }
     if pb / bb < worst.ratio { worst = (pb / bb, "\(layer.name) backward") }
     withExtendedLifetime(bare) {}

@@ -82,7 +82,7 @@ public struct EpochLogs: Sendable, Equatable, Codable, ExpressibleByDictionaryLi
 }
 
 /// Copies of named weight tensors (in their own layouts), to put back later.
-public struct WeightsSnapshot: @unchecked Sendable {
+public struct WeightsSnapshot: Sendable {
     public let names: [String]
     public let tensors: [Tensor]
 
@@ -127,14 +127,12 @@ public struct WeightsSnapshot: @unchecked Sendable {
     }
 }
 
-public enum CallbackError: Error, CustomStringConvertible, Equatable {
+public enum CallbackError: Error, CustomStringConvertible, LocalizedError, Equatable {
     /// mode "auto" and a metric whose direction is not known: say "min" or "max".
     case cannotInferMode(callback: String, monitor: String)
     case invalidArgument(callback: String, message: String)
     /// A checkpoint file name with a placeholder the logs cannot fill.
     case badFileTemplate(template: String, message: String)
-    case cannotWrite(URL, String)
-    case cannotRead(URL, String)
     case badState(callback: String, message: String)
 
     public var description: String {
@@ -145,31 +143,12 @@ public enum CallbackError: Error, CustomStringConvertible, Equatable {
             return "\(callback): \(message)"
         case let .badFileTemplate(template, message):
             return "checkpoint file name \"\(template)\": \(message)"
-        case let .cannotWrite(url, reason):
-            return "\(url.path): cannot write (\(reason))"
-        case let .cannotRead(url, reason):
-            return "\(url.path): cannot read (\(reason))"
         case let .badState(callback, message):
             return "\(callback): saved state cannot be restored (\(message))"
         }
     }
 }
 
-/// Writes `data` to a temporary file beside `url` and renames it into place, so a reader
-/// (or an interrupted run) sees either the old file or the new one, never half of one.
-func writeReplacing(_ data: Data, to url: URL) throws(CallbackError) {
-    let directory = url.deletingLastPathComponent()
-    let temp = directory.appendingPathComponent(".\(url.lastPathComponent).\(UUID().uuidString).tmp")
-    do {
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        try data.write(to: temp)
-    } catch {
-        try? FileManager.default.removeItem(at: temp)
-        throw .cannotWrite(url, "\(error.localizedDescription)")
-    }
-    if rename(temp.path, url.path) != 0 {
-        let reason = String(cString: strerror(errno))
-        try? FileManager.default.removeItem(at: temp)
-        throw .cannotWrite(url, "cannot rename into place: \(reason)")
-    }
+extension CallbackError {
+    public var errorDescription: String? { description }
 }

@@ -1,20 +1,18 @@
 import Foundation
 
 /// Records every epoch (Keras's `History` plus `CSVLogger`) and writes `history.json` and
-/// `history.csv` into the run folder after each epoch, each to a temporary file renamed
-/// into place, so an interrupted run keeps the history of every finished epoch.
+/// `history.csv` into the run folder after each epoch (atomically, see `RunFolder`), so an
+/// interrupted run keeps the history of every finished epoch.
 ///
 /// The record's learning rate is the one in force when the epoch began (a reduction at
 /// its end applies to the next epoch); its time runs from epoch begin to epoch end.
 /// Set `phase` when training switches to fine-tuning: the first fine-tuning epoch becomes
 /// `history.fineTuningStartEpoch`.
 public final class HistoryLogger: Callback {
-    public static let jsonName = "history.json"
-    public static let csvName = "history.csv"
     public static let featureExtraction = "feature-extraction"
     public static let fineTuning = "fine-tuning"
 
-    public let directory: URL
+    public let folder: RunFolder
     /// The phase name written into each record ("feature-extraction" or "fine-tuning").
     public var phase: String
     public private(set) var history: TrainingHistory
@@ -23,13 +21,10 @@ public final class HistoryLogger: Callback {
     private var epochLearningRate: Double?
 
     /// - Parameter history: the history so far, when resuming (see `load(from:)`).
-    public init(directory: URL, phase: String = HistoryLogger.featureExtraction,
+    public init(folder: RunFolder, phase: String = HistoryLogger.featureExtraction,
                 history: TrainingHistory = TrainingHistory()) {
-        self.directory = directory; self.phase = phase; self.history = history
+        self.folder = folder; self.phase = phase; self.history = history
     }
-
-    public var jsonURL: URL { directory.appendingPathComponent(HistoryLogger.jsonName) }
-    public var csvURL: URL { directory.appendingPathComponent(HistoryLogger.csvName) }
 
     public func onEpochBegin(epoch: Int, context: TrainingContext) throws {
         epochStart = .now
@@ -62,24 +57,14 @@ public final class HistoryLogger: Callback {
     }
 
     /// Writes both files now.
-    public func write() throws(CallbackError) {
-        let json: Data
-        do { json = try StateCoding.encoder.encode(history) } catch {
-            throw .cannotWrite(jsonURL, "\(error)")
-        }
-        try writeReplacing(json, to: jsonURL)
-        try writeReplacing(Data(HistoryLogger.csv(history).utf8), to: csvURL)
+    public func write() throws(RunFolderError) {
+        try folder.write(history, to: .history)
+        try folder.write(Data(HistoryLogger.csv(history).utf8), to: .historyCSV)
     }
 
-    /// The history in `directory/history.json`, nil if there is none yet.
-    public static func load(from directory: URL) throws(CallbackError) -> TrainingHistory? {
-        let url = directory.appendingPathComponent(jsonName)
-        guard FileManager.default.fileExists(atPath: url.path) else { return nil }
-        do {
-            return try StateCoding.decoder.decode(TrainingHistory.self, from: Data(contentsOf: url))
-        } catch {
-            throw .cannotRead(url, "not a Petal history file: \(error)")
-        }
+    /// The history in the folder's `history.json`, nil if there is none yet.
+    public static func load(from folder: RunFolder) throws(RunFolderError) -> TrainingHistory? {
+        try folder.readIfPresent(TrainingHistory.self, from: .history)
     }
 
     /// CSV with Keras's CSVLogger column names: a header, then one line per epoch; a

@@ -1,4 +1,5 @@
 import Foundation
+import PetalCore
 
 /// Whether the monitored quantity should go down ("min"), up ("max"), or be inferred
 /// from its name ("auto"), as Keras's `mode` argument.
@@ -130,24 +131,12 @@ public protocol ResumableCallback: Callback {
     func decodeState(_ data: Data) throws
 }
 
-/// JSON coders that accept the NaN and infinite values metrics can take.
+/// Callback states in Petal's one JSON form (`PetalJSON`: non-finite values as strings).
 enum StateCoding {
-    static var encoder: JSONEncoder {
-        let e = JSONEncoder()
-        e.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "Infinity",
-                                                                negativeInfinity: "-Infinity", nan: "NaN")
-        e.outputFormatting = [.sortedKeys, .prettyPrinted]
-        return e
-    }
-    static var decoder: JSONDecoder {
-        let d = JSONDecoder()
-        d.nonConformingFloatDecodingStrategy = .convertFromString(positiveInfinity: "Infinity",
-                                                                  negativeInfinity: "-Infinity", nan: "NaN")
-        return d
-    }
+    static var encoder: JSONEncoder { PetalJSON.encoder() }
 
     static func decode<T: Decodable>(_ type: T.Type, _ data: Data, callback: String) throws -> T {
-        do { return try decoder.decode(type, from: data) } catch {
+        do { return try PetalJSON.decode(type, from: data) } catch {
             throw CallbackError.badState(callback: callback, message: "\(error)")
         }
     }

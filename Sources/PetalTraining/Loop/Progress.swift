@@ -1,4 +1,5 @@
 import Foundation
+import PetalCore
 
 /// How training reports progress: a live bar on a terminal, one line per epoch otherwise,
 /// JSON lines for scripts, or nothing.
@@ -11,7 +12,7 @@ public enum ProgressStyle: String, Codable, Sendable, CaseIterable {
 
 /// Prints training progress in one of the `ProgressStyle`s. Bars go to standard error;
 /// epoch lines and JSON lines to standard output.
-public final class ProgressReporter: @unchecked Sendable {
+public final class ProgressReporter: @unchecked Sendable {  // unchecked: used by the training loop's thread only
     public let style: ProgressStyle
     private var epochStart = Date()
     private var lastDraw = Date.distantPast
@@ -56,14 +57,14 @@ public final class ProgressReporter: @unchecked Sendable {
             print(String(format: "%@: %.1fs, %.0f img/s - %@ - lr %.3g", header, seconds, imagesPerSecond, metrics,
                          learningRate))
         case .jsonLines:
-            var object: [String: Any] = ["event": "epoch", "epoch": epoch + 1, "phase": phase, "lr": learningRate,
-                                         "seconds": seconds, "images_per_second": imagesPerSecond]
-            for (k, v) in logs.values { object[k] = v }
-            if let data = try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]) {
-                print(String(decoding: data, as: UTF8.self))
-            }
+            var numbers = logs.values
+            numbers["epoch"] = Double(epoch + 1)
+            numbers["lr"] = learningRate
+            numbers["seconds"] = seconds
+            numbers["images_per_second"] = imagesPerSecond
+            printLine(JSONLine(strings: ["event": "epoch", "phase": phase], numbers: numbers))
         }
-        fflush(stdout)
+        fflush(nil)  // all output streams (Swift 6 rejects reading the C global `stdout`)
     }
 
     /// A message (a callback's note, a phase change), unless quiet; JSON lines wrap it.
@@ -71,13 +72,37 @@ public final class ProgressReporter: @unchecked Sendable {
         switch style {
         case .quiet: return
         case .jsonLines:
-            if let data = try? JSONSerialization.data(withJSONObject: ["event": "message", "message": text]) {
-                print(String(decoding: data, as: UTF8.self))
-            }
+            printLine(JSONLine(strings: ["event": "message", "message": text]))
         case .bar: FileHandle.standardError.write(Data((text + "\n").utf8))
         case .lines: print(text)
         }
-        fflush(stdout)
+        fflush(nil)  // all output streams (Swift 6 rejects reading the C global `stdout`)
+    }
+}
+
+extension ProgressReporter {
+    /// One `--json-lines` object: Petal's JSON (sorted keys, so a stable order; non-finite
+    /// numbers as strings, so a diverged epoch is still reported).
+    struct JSONLine: Encodable {
+        var strings: [String: String]
+        var numbers: [String: Double] = [:]
+
+        struct Key: CodingKey {
+            var stringValue: String
+            var intValue: Int? { nil }
+            init(stringValue: String) { self.stringValue = stringValue }
+            init?(intValue: Int) { nil }
+        }
+
+        func encode(to encoder: Encoder) throws {
+            var container = encoder.container(keyedBy: Key.self)
+            for (key, value) in strings { try container.encode(value, forKey: Key(stringValue: key)) }
+            for (key, value) in numbers { try container.encode(value, forKey: Key(stringValue: key)) }
+        }
+    }
+
+    func printLine(_ line: JSONLine) {
+        if let text = try? PetalJSON.line(line) { print(text) }
     }
 }
 

@@ -4,31 +4,6 @@ import PetalData
 import PetalModels
 import PetalWeights
 
-/// One phase's outcome: how long it took and how well the model then did on the test split.
-public struct PhaseResult: Codable, Sendable, Equatable {
-    public var name: String
-    public var epochs: Int
-    public var seconds: Double
-    public var imagesPerSecond: Double
-    public var bestValidationAccuracy: Double?
-    public var testLoss: Double
-    public var testAccuracy: Double
-}
-
-/// Where a run is, saved after every epoch as `state.json` so `petal train --resume` can
-/// continue from the last completed epoch.
-public struct RunState: Codable, Sendable {
-    public static let featureExtraction = "feature-extraction", fineTuning = "fine-tuning", done = "done"
-    public var phase = RunState.featureExtraction
-    /// The next epoch to run (global numbering, 0-based).
-    public var nextEpoch = 0
-    /// The epoch at which fine-tuning starts (known once phase 1 ended).
-    public var fineTuningStartEpoch: Int?
-    public var learningRate: Double?
-    public var callbackStates: String?
-    public var phases: [PhaseResult] = []
-}
-
 /// What a finished (or interrupted) run produced.
 public struct RunOutcome {
     public var folder: URL
@@ -51,99 +26,89 @@ public struct RunOutcome {
 /// history across both phases and a resumable run folder.
 public final class TransferLearningRun {
     public let config: TransferLearningConfig
+    /// The run folder (a new run's is made there once its data and model are set up).
     public let folder: URL
     public let progress: ProgressReporter
     private var state: RunState
+    /// Where the run's files are written now: a new run's temporary folder until it is set up.
+    private var files: RunFolder
+    /// A new run (made by `execute`), not a resumed one.
+    private let isNew: Bool
+    /// Held while the run trains, so no other process trains in the same folder.
+    private var lock: RunLock?
     /// Print Keras's model summary at the start of each phase.
     public var printsSummary = false
 
-    static let configName = "config.json", stateName = "state.json", splitName = "split.json"
-    static let lastModel = "last.safetensors", bestModel = "best.safetensors", finalModel = "model.safetensors"
-    static let optimizerName = "optimizer.safetensors"
-
-    /// A new run writing into `folder` (created; must not already hold a run).
+    /// A new run for `folder`, which must be absent or empty (it is made by `execute`).
     public init(config: TransferLearningConfig, folder: URL, progress: ProgressReporter) throws {
         guard config.architecture != nil else { throw TrainingError.unknownBackbone(config.backbone) }
+        try RunFolder.checkNewRunDestination(folder)
         self.config = config
-        self.folder = folder
+        self.folder = folder.standardizedFileURL
         self.progress = progress
         state = RunState()
-        if FileManager.default.fileExists(atPath: folder.appendingPathComponent(Self.stateName).path) {
-            throw TrainingError.runExists(folder.path)
-        }
-        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
-        try Self.writeJSON(config, to: folder.appendingPathComponent(Self.configName))
-        try saveState()
+        files = RunFolder(folder)
+        isNew = true
     }
 
-    /// Continues an interrupted run from its last completed epoch.
+    /// Continues an interrupted run from its last completed epoch. A finished run, or one
+    /// another process trains in, is an error that changes nothing.
     public init(resuming folder: URL, progress: ProgressReporter) throws {
-        let configURL = folder.appendingPathComponent(Self.configName)
-        let stateURL = folder.appendingPathComponent(Self.stateName)
-        guard FileManager.default.fileExists(atPath: stateURL.path) else { throw TrainingError.notResumable(folder.path) }
-        config = try JSONDecoder().decode(TransferLearningConfig.self, from: Data(contentsOf: configURL))
-        state = try JSONDecoder().decode(RunState.self, from: Data(contentsOf: stateURL))
-        self.folder = folder
+        let (run, saved) = try RunFolder.existingRun(folder)
+        guard !saved.isFinished else { throw RunFolderError.finished(path: run.url.path) }
+        lock = try run.lock()
+        // Read again under the lock: another process may have moved it on meanwhile.
+        state = try run.read(RunState.self, from: .state)
+        guard !state.isFinished else { throw RunFolderError.finished(path: run.url.path) }
+        config = try run.read(TransferLearningConfig.self, from: .config)
+        self.folder = run.url
         self.progress = progress
+        files = run
+        isNew = false
     }
 
-    public var isFinished: Bool { state.phase == RunState.done }
+    public var isFinished: Bool { state.isFinished }
 
     // MARK: - Running
 
     public func execute() throws -> RunOutcome {
         let started = Date()
         if let threads = config.threads { DNNL.threads = threads }
-        let architecture = config.architecture!
-        let size = config.imageSize ?? architecture.nativeInputSize
-
-        // Data: the same split on resume, decoded once into memory at input size.
-        let splitURL = folder.appendingPathComponent(Self.splitName)
-        let folderScan = try ImageFolder(URL(fileURLWithPath: config.data))
-        let split: DatasetSplit
-        if FileManager.default.fileExists(atPath: splitURL.path) {
-            split = try DatasetSplit.load(from: splitURL)
+        // Released when the run ends, finished, interrupted or failed.
+        defer { lock = nil }
+        let setUp: SetUp
+        if isNew {
+            // A new run is set up out of sight and put in place only once its data and model
+            // are ready, so a bad dataset or option leaves no half-made run folder behind.
+            let staged = try RunFolder.stage(for: folder)
+            do {
+                files = staged.folder
+                try files.write(config, to: .config)
+                try saveState()
+                setUp = try prepare()
+                files = try staged.commit()
+                lock = staged.lock
+            } catch {
+                staged.discard()
+                files = RunFolder(folder)
+                throw error
+            }
         } else {
-            split = try DatasetSplit.stratified(folderScan, train: config.trainFraction,
-                                                validation: config.validationFraction,
-                                                test: config.testFraction, seed: config.seed)
-            try split.save(to: splitURL)
+            if lock == nil { lock = try files.lock() }
+            setUp = try prepare()
         }
-        progress.message("Data: \(split.train.count) train, \(split.validation.count) validation, \(split.test.count) test images in \(split.classNames.count) classes; decoding at \(size)x\(size)")
-        let trainCache = try ImageCache(files: split.train, side: size)
-        let validationCache = try ImageCache(files: split.validation, side: size)
-        let testCache = try ImageCache(files: split.test, side: size)
-        let failures = trainCache.failures + validationCache.failures + testCache.failures
-        for f in failures { progress.message("skipped \(f)") }
-        let normalization = architecture.normalization
-        let train = BatchLoader(cache: trainCache, batchSize: config.batchSize, shuffle: true,
-                                augmentation: config.augmentation, normalization: normalization, seed: config.seed,
-                                workers: 1)
-        let validation = BatchLoader.evaluation(cache: validationCache, batchSize: config.batchSize, normalization: normalization)
-        let test = BatchLoader.evaluation(cache: testCache, batchSize: config.batchSize, normalization: normalization)
-
-        // Model: new from pretrained weights, or the last checkpoint of an interrupted run.
-        let lastURL = folder.appendingPathComponent(Self.lastModel)
-        let classifier: TransferClassifier
-        if state.nextEpoch > 0, FileManager.default.fileExists(atPath: lastURL.path) {
-            classifier = try TransferClassifier.load(from: lastURL)
-            progress.message("Resuming at epoch \(state.nextEpoch + 1) (\(state.phase))")
-        } else {
-            classifier = try TransferClassifier(architecture: architecture, classNames: split.classNames,
-                                                inputSize: size, head: config.head,
-                                                base: try weightsBinder(architecture, size: size), seed: config.seed)
-        }
-        let fineTuneAt = try resolveFineTuneAt(classifier)
+        let (folderScan, split, testCache, failures) = (setUp.scan, setUp.split, setUp.testCache, setUp.failures)
+        let (train, validation, test) = (setUp.train, setUp.validation, setUp.test)
+        let (classifier, fineTuneAt) = (setUp.classifier, setUp.fineTuneAt)
 
         // The notebook's callbacks, shared by both phases as Keras's fit calls share them.
         let reduceLR = try ReduceLROnPlateau(monitor: config.monitor, factor: config.reduceLRFactor,
                                              patience: config.reduceLRPatience)
         let earlyStopping = try EarlyStopping(monitor: config.monitor, patience: config.earlyStoppingPatience,
                                               restoreBestWeights: true)
-        let checkpoint = try ModelCheckpoint(url: folder.appendingPathComponent(Self.bestModel), monitor: config.monitor,
-                                             saveBestOnly: true)
-        let history = HistoryLogger(directory: folder, phase: state.phase == RunState.done ? RunState.fineTuning : state.phase,
-                                    history: try HistoryLogger.load(from: folder) ?? TrainingHistory())
+        let checkpoint = try ModelCheckpoint(url: files.url(.bestModel), monitor: config.monitor, saveBestOnly: true)
+        let history = HistoryLogger(folder: files, phase: state.phase,
+                                    history: try HistoryLogger.load(from: files) ?? TrainingHistory())
         let trainer = Trainer(model: classifier, optimizer: try makeOptimizer(config.learningRate),
                               callbacks: [reduceLR, earlyStopping, checkpoint, history], progress: progress)
         let featureEpochs = config.epochsFeatureExtraction
@@ -165,7 +130,7 @@ public final class TransferLearningRun {
             state.fineTuningStartEpoch = ranTo
             state.learningRate = nil
             state.callbackStates = nil
-            try removeOptimizerState()
+            files.remove(.optimizer)
             try saveState()
         }
 
@@ -188,10 +153,10 @@ public final class TransferLearningRun {
             state.phases.append(phaseResult(RunState.fineTuning, trainer, test, logs: logs, since: phaseStart))
         }
         state.phase = RunState.done
-        try classifier.save(to: folder.appendingPathComponent(Self.finalModel))
+        try classifier.save(to: files.url(.model))
         try saveState()
-        try? FileManager.default.removeItem(at: lastURL)
-        try removeOptimizerState()
+        files.remove(.lastModel)
+        files.remove(.optimizer)
         let final = Trainer.evaluate(classifier, test)
         return RunOutcome(folder: folder, classifier: classifier, classNames: split.classNames, phases: state.phases,
                           test: final, testFiles: testCache.files, split: split, decodeFailures: failures,
@@ -200,6 +165,60 @@ public final class TransferLearningRun {
     }
 
     // MARK: - Pieces
+
+    /// The data, loaders and model a run trains with.
+    private struct SetUp {
+        var scan: ImageFolder
+        var split: DatasetSplit
+        var testCache: ImageCache
+        var failures: [DecodeFailure]
+        var train: BatchLoader, validation: BatchLoader, test: BatchLoader
+        var classifier: TransferClassifier
+        var fineTuneAt: Int
+    }
+
+    /// Scans and splits the data (the run's own split.json on resume), decodes it once into
+    /// memory at input size, and makes the model: new from pretrained weights, or the last
+    /// checkpoint of an interrupted run.
+    private func prepare() throws -> SetUp {
+        let architecture = config.architecture!
+        let size = config.imageSize ?? architecture.nativeInputSize
+        let folderScan = try ImageFolder(URL(fileURLWithPath: config.data))
+        let split: DatasetSplit
+        if files.contains(.split) {
+            split = try DatasetSplit.load(from: files.url(.split))
+        } else {
+            split = try DatasetSplit.stratified(folderScan, train: config.trainFraction,
+                                                validation: config.validationFraction,
+                                                test: config.testFraction, seed: config.seed)
+            try split.save(to: files.url(.split))
+        }
+        progress.message("Data: \(split.train.count) train, \(split.validation.count) validation, \(split.test.count) test images in \(split.classNames.count) classes; decoding at \(size)x\(size)")
+        let trainCache = try ImageCache(files: split.train, side: size)
+        let validationCache = try ImageCache(files: split.validation, side: size)
+        let testCache = try ImageCache(files: split.test, side: size)
+        let failures = trainCache.failures + validationCache.failures + testCache.failures
+        for f in failures { progress.message("skipped \(f)") }
+        let normalization = architecture.normalization
+        let train = BatchLoader(cache: trainCache, batchSize: config.batchSize, shuffle: true,
+                                augmentation: config.augmentation, normalization: normalization, seed: config.seed,
+                                workers: 1)
+        let validation = BatchLoader.evaluation(cache: validationCache, batchSize: config.batchSize, normalization: normalization)
+        let test = BatchLoader.evaluation(cache: testCache, batchSize: config.batchSize, normalization: normalization)
+
+        let classifier: TransferClassifier
+        if state.nextEpoch > 0, files.contains(.lastModel) {
+            classifier = try TransferClassifier.load(from: files.url(.lastModel))
+            progress.message("Resuming at epoch \(state.nextEpoch + 1) (\(state.phase))")
+        } else {
+            classifier = try TransferClassifier(architecture: architecture, classNames: split.classNames,
+                                                inputSize: size, head: config.head,
+                                                base: try weightsBinder(architecture, size: size), seed: config.seed)
+        }
+        return SetUp(scan: folderScan, split: split, testCache: testCache, failures: failures, train: train,
+                     validation: validation, test: test, classifier: classifier,
+                     fineTuneAt: try resolveFineTuneAt(classifier))
+    }
 
     private func weightsBinder(_ architecture: Architecture, size: Int) throws -> WeightBinder {
         switch config.weights {
@@ -251,12 +270,12 @@ public final class TransferLearningRun {
     // MARK: - Checkpoints for resuming
 
     private func saveCheckpoint(_ trainer: Trainer, nextEpoch: Int) throws {
-        try trainer.model.save(to: folder.appendingPathComponent(Self.lastModel))
+        try trainer.model.save(to: files.url(.lastModel))
         let optimizerState = trainer.optimizer.exportState(for: trainer.model.network.trainableParameters)
         try SafetensorsFile.write(optimizerState.slots.sorted { $0.key < $1.key }.map { ($0.key, $0.value) },
                                   metadata: ["optimizer": optimizerState.optimizer,
                                              "iterations": String(optimizerState.iterations)],
-                                  to: folder.appendingPathComponent(Self.optimizerName))
+                                  to: files.url(.optimizer))
         state.nextEpoch = nextEpoch
         state.learningRate = trainer.learningRate
         state.callbackStates = String(decoding: try trainer.callbacks.encodeStates(), as: UTF8.self)
@@ -265,8 +284,8 @@ public final class TransferLearningRun {
 
     private func restoreOptimizer(_ trainer: Trainer, learningRate: Double) throws {
         if let rate = state.learningRate { trainer.learningRate = rate } else { trainer.learningRate = learningRate }
-        let url = folder.appendingPathComponent(Self.optimizerName)
-        guard state.nextEpoch > 0, FileManager.default.fileExists(atPath: url.path) else { return }
+        let url = files.url(.optimizer)
+        guard state.nextEpoch > 0, files.contains(.optimizer) else { return }
         let file = try SafetensorsFile.read(url)
         let saved = OptimizerState(optimizer: file.metadata["optimizer"] ?? trainer.optimizer.name,
                                    iterations: Int(file.metadata["iterations"] ?? "0") ?? 0,
@@ -276,11 +295,7 @@ public final class TransferLearningRun {
 
     private func restoredCallbacks() -> Data? { state.callbackStates.map { Data($0.utf8) } }
 
-    private func removeOptimizerState() throws {
-        try? FileManager.default.removeItem(at: folder.appendingPathComponent(Self.optimizerName))
-    }
-
-    private func saveState() throws { try Self.writeJSON(state, to: folder.appendingPathComponent(Self.stateName)) }
+    private func saveState() throws { try files.write(state, to: .state) }
 
     private func interruptedOutcome(_ classifier: TransferClassifier, _ split: DatasetSplit, _ test: BatchLoader,
                                     _ testCache: ImageCache, _ failures: [DecodeFailure], _ scan: ImageFolder,
@@ -292,19 +307,11 @@ public final class TransferLearningRun {
                           ignoredFiles: scan.ignoredCount, interrupted: true,
                           totalSeconds: Date().timeIntervalSince(started))
     }
-
-    static func writeJSON<T: Encodable>(_ value: T, to url: URL) throws {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-        try encoder.encode(value).writeAtomically(to: url)
-    }
 }
 
 /// Training set-up errors, each naming what to change.
 public enum TrainingError: Error, CustomStringConvertible, LocalizedError {
     case unknownBackbone(String)
-    case runExists(String)
-    case notResumable(String)
     case noInstalledWeights(String)
     case noImagenetDownload(String)
     case badFineTuneAt(String, String)
@@ -313,8 +320,6 @@ public enum TrainingError: Error, CustomStringConvertible, LocalizedError {
         switch self {
         case .unknownBackbone(let name):
             return "unknown backbone '\(name)': use mobilenetv2 or efficientnet-lite0 ... efficientnet-lite4"
-        case .runExists(let path): return "\(path) already holds a run: choose another --out, or --resume it"
-        case .notResumable(let path): return "\(path) is not a Petal run folder (no state.json) to resume"
         case .noInstalledWeights(let name):
             return "no pretrained weights installed for \(name): run scripts/setup.sh, or pass --weights FILE (or --weights imagenet for MobileNetV2)"
         case .noImagenetDownload(let name):

@@ -60,7 +60,7 @@ public struct OptimizerOptions: Sendable, Equatable, Codable {
 /// An optimizer's state, layout-independent: slot tensors in row-major order keyed
 /// "parameterName/slotName", plus the step count and learning rate. The training loop
 /// writes it beside a checkpoint (e.g. as safetensors) so a resumed run continues exactly.
-public struct OptimizerState: @unchecked Sendable {
+public struct OptimizerState: Sendable {
     public var optimizer: String
     public var iterations: Int
     public var learningRate: Double
