@@ -85,7 +85,7 @@ public struct KerasHDF5Reader {
                 // `mobilenetv2_1.00_160`. A plain layer lists `Conv1/kernel:0` in group `Conv1`.
                 let nested = parts.first != layer && parts.count > 1
                 guard file.isDataset(hdf5Path) else {
-                    throw WeightError.malformed(path: url.path, reason: "weight `\(stored)` of layer `\(layer)` is listed but `\(hdf5Path)` is missing")
+                    throw WeightError.malformed(path: url.path, reason: "weight `\(stored)` of layer `\(layer)` is listed but `\(hdf5Path)` is missing or cannot be opened (corrupt?)")
                 }
                 entries.append(Entry(name: name, storedName: stored, layer: layer, subModel: nested ? layer : nil,
                                      hdf5Path: hdf5Path, shape: try file.shape(of: hdf5Path)))

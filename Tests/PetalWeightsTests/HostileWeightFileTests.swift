@@ -208,6 +208,20 @@ final class HostileWeightFileTests: XCTestCase {
         }
     }
 
+    func testKerasDatasetShapesBeyondWhatTheFileHolds() throws {
+        // tiny_keras2_notop.h5 (h5py, no metadata checksums) stores Conv1/kernel's dims [3, 3, 3, 4]
+        // and max dims at these offsets; each crafted first dimension must be refused, not allocated.
+        let original = [UInt8](try Data(contentsOf: Fixtures.url("weights/tiny_keras2_notop.h5")))
+        let dims = [UInt64(3), 3, 3, 4].flatMap { withUnsafeBytes(of: $0.littleEndian, Array.init) }
+        XCTAssertEqual(Array(original[8264..<8296]), dims)
+        XCTAssertEqual(Array(original[8296..<8328]), dims)
+        for first in [UInt64(1) << 40, UInt64(1) << 62, UInt64.max - 1] {
+            var bytes = original
+            for offset in [8264, 8296] { bytes.replaceSubrange(offset..<(offset + 8), with: withUnsafeBytes(of: first.littleEndian, Array.init)) }
+            assertMalformed(try write(bytes, "dims-\(first).h5"), "Conv1") { _ = try WeightFile.read($0) }
+        }
+    }
+
     // MARK: a folder given as weights
 
     func testAFolderGivenAsWeightsNamesItsWeightFiles() throws {
