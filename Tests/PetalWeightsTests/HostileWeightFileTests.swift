@@ -33,41 +33,38 @@ final class HostileWeightFileTests: XCTestCase {
 
     // MARK: safetensors
 
-    private func safetensors(header: String, data: [UInt8] = [], length: UInt64? = nil) -> [UInt8] {
+    /// Writes a safetensors file with this JSON header (and `length` in place of its real length)
+    /// and asserts that reading it is refused with `words`.
+    private func assertSafetensorsRefused(_ header: String, data: [UInt8] = [0, 0, 0, 0], length: UInt64? = nil, _ words: String,
+                                          file: StaticString = #filePath, line: UInt = #line) throws {
         let json = Array(header.utf8)
-        return withUnsafeBytes(of: (length ?? UInt64(json.count)).littleEndian, Array.init) + json + data
+        let bytes = withUnsafeBytes(of: (length ?? UInt64(json.count)).littleEndian, Array.init) + json + data
+        let url = try write(bytes, "crafted-\(UUID().uuidString).safetensors")
+        assertMalformed(url, words, file: file, line: line) { _ = try SafetensorsFile.read($0) }
     }
 
     func testSafetensorsHeaderLengthBeyondTheFile() throws {
-        let url = try write(safetensors(header: "{}", length: UInt64.max), "huge-header.safetensors")
-        assertMalformed(url, "header length 18446744073709551615") { _ = try SafetensorsFile.read($0) }
+        try assertSafetensorsRefused("{}", length: UInt64.max, "header length 18446744073709551615")
     }
 
     func testSafetensorsShapeWhoseProductOverflows() throws {
-        let header = #"{"w":{"dtype":"F32","shape":[4611686018427387904,4611686018427387904,4],"data_offsets":[0,4]}}"#
-        let url = try write(safetensors(header: header, data: [0, 0, 0, 0]), "overflow.safetensors")
-        assertMalformed(url, "more elements than can be addressed") { _ = try SafetensorsFile.read($0) }
+        try assertSafetensorsRefused(#"{"w":{"dtype":"F32","shape":[4611686018427387904,4611686018427387904,4],"data_offsets":[0,4]}}"#,
+                                     "more elements than can be addressed")
     }
 
     func testSafetensorsShapeThatDoesNotMatchItsBytes() throws {
-        let header = #"{"w":{"dtype":"F16","shape":[3,3],"data_offsets":[0,4]}}"#
-        let url = try write(safetensors(header: header, data: [1, 2, 3, 4]), "mismatch.safetensors")
-        assertMalformed(url, "tensor `w` of shape [3, 3] (F16) needs 9 elements, the file has 4 bytes") { _ = try SafetensorsFile.read($0) }
+        try assertSafetensorsRefused(#"{"w":{"dtype":"F16","shape":[3,3],"data_offsets":[0,4]}}"#,
+                                     "tensor `w` of shape [3, 3] (F16) needs 9 elements, the file has 4 bytes")
     }
 
     func testSafetensorsOffsetsOutsideTheData() throws {
-        let header = #"{"w":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}}"#
-        let url = try write(safetensors(header: header, data: [1, 2, 3, 4]), "offsets.safetensors")
-        assertMalformed(url, "data of `w` [4, 8) lies outside the 4 data bytes") { _ = try SafetensorsFile.read($0) }
+        try assertSafetensorsRefused(#"{"w":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}}"#, "data of `w` [4, 8) lies outside the 4 data bytes")
     }
 
     func testSafetensorsNonIntegerShapeAndBadJSON() throws {
-        let float = try write(safetensors(header: #"{"w":{"dtype":"F32","shape":[1e30],"data_offsets":[0,4]}}"#, data: [0, 0, 0, 0]), "float.safetensors")
-        assertMalformed(float, "the header is not a JSON object of tensor entries") { _ = try SafetensorsFile.read($0) }
-        let text = try write(safetensors(header: #"{"w":{"dtype":"F32","shape":["x"],"data_offsets":[0,4]}}"#, data: [0, 0, 0, 0]), "text.safetensors")
-        assertMalformed(text, "`w`.`shape`.[0]") { _ = try SafetensorsFile.read($0) }
-        let deep = try write(safetensors(header: String(repeating: "[", count: 100_000)), "deep.safetensors")
-        assertMalformed(deep, "the header is not a JSON object") { _ = try SafetensorsFile.read($0) }
+        try assertSafetensorsRefused(#"{"w":{"dtype":"F32","shape":[1e30],"data_offsets":[0,4]}}"#, "the header is not a JSON object of tensor entries")
+        try assertSafetensorsRefused(#"{"w":{"dtype":"F32","shape":["x"],"data_offsets":[0,4]}}"#, "`w`.`shape`.[0]")
+        try assertSafetensorsRefused(String(repeating: "[", count: 100_000), data: [], "the header is not a JSON object")
     }
 
     // MARK: pickle and PyTorch checkpoints
