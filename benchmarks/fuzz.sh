@@ -25,7 +25,7 @@ flags=(-O -g -sanitize=fuzzer,address -parse-as-library -swift-version 6 -module
 # Sources of each harness's module, beside the harness itself.
 weights=Sources/PetalWeights
 data=Sources/PetalData
-sources_pickle=("$weights/Pickle.swift" "$weights/PyTorchCheckpointReader.swift" "$weights/ElementType.swift" "$weights/FileAccess.swift" "$weights/WeightError.swift")
+sources_pickle=("$weights/Pickle.swift" "$weights/PyTorchCheckpointReader.swift" "$weights/ZipDirectoryCheck.swift" "$weights/ElementType.swift" "$weights/FileAccess.swift" "$weights/WeightError.swift")
 sources_safetensors=("$weights/SafetensorsFile.swift" "$weights/ElementType.swift" "$weights/FileAccess.swift" "$weights/WeightError.swift")
 sources_keras_hdf5=("$weights/HDF5File.swift" "$weights/KerasHDF5Reader.swift" "$weights/ElementType.swift" "$weights/FileAccess.swift" "$weights/WeightError.swift")
 images=("$data/ImageDecoder.swift" "$data/JPEGCodec.swift" "$data/PNGCodec.swift" "$data/RGBImage.swift" "$data/ImageResizer.swift" "$data/DataError.swift")

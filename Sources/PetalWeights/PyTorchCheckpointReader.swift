@@ -28,6 +28,7 @@ public enum PyTorchCheckpointReader {
         let data = try readFile(url)
         let path = url.path
         if data.starts(with: [0x50, 0x4B, 0x03, 0x04]) {
+            try data.withUnsafeBytes { try ZipDirectoryCheck.validate($0, path: path) }
             // Through the file, not `Archive(data:)`: ZIPFoundation's in-memory file traps when
             // a crafted entry offset points past the end (found by benchmarks/fuzz/pickle.swift).
             let archive: Archive
@@ -94,7 +95,7 @@ public enum PyTorchCheckpointReader {
         func contents(_ entry: Entry) throws -> Data {
             let declared = entry.uncompressedSize
             let bound = UInt64(archiveSize) * (entry.isCompressed ? 1032 : 1)
-            guard entry.type == .file, declared <= bound, let size = Int(exactly: declared) else {
+            guard entry.type == .file, declared <= bound, entry.compressedSize <= UInt64(archiveSize), let size = Int(exactly: declared) else {
                 throw WeightError.malformed(path: path, reason: "zip entry `\(entry.path)` declares \(declared) bytes in an archive of \(archiveSize)")
             }
             var out = Data(capacity: size)

@@ -181,6 +181,14 @@ final class HostileWeightFileTests: XCTestCase {
         }
     }
 
+    func testZip64OffsetBeyondWhatAnIntHolds() throws {
+        // Found by benchmarks/fuzz/pickle.swift: a ZIP64 extra field giving a local header offset
+        // of 2^63 or more trapped in ZIPFoundation (`off_t(offset)`); the directory is checked first.
+        assertMalformed(Fixtures.url("weights/fuzz_zip64_offset_overflow.pth"), "zip: the central directory (10 entries, 613 bytes at 17581840739510258002) lies outside the file of 3097 bytes") {
+            _ = try PyTorchCheckpointReader.read($0)
+        }
+    }
+
     func testZipWithAWrongEntry() throws {
         // The real zip fixture with its storage entry renamed: `data/0` is missing.
         var bytes = [UInt8](try Data(contentsOf: Fixtures.url("weights/tiny_zip.pth")))
