@@ -20,7 +20,7 @@ all=(pickle safetensors keras_hdf5 jpeg png)
 harnesses=("${@:-${all[@]}}")
 out=$root/.build-fuzz
 mkdir -p "$out/lib"
-flags=(-O -g -sanitize=fuzzer,address -parse-as-library -swift-version 6 -module-cache-path "$out/module-cache")
+flags=(-O -g -sanitize=fuzzer,address -parse-as-library -module-cache-path "$out/module-cache")
 
 # Sources of each harness's module, beside the harness itself.
 weights=Sources/PetalWeights
@@ -32,28 +32,29 @@ images=("$data/ImageDecoder.swift" "$data/JPEGCodec.swift" "$data/PNGCodec.swift
 sources_jpeg=("${images[@]}")
 sources_png=("${images[@]}")
 
-# A static library and module of `name` from `sources`, rebuilt when a source is newer.
+# A static library and module of `name` (Swift language mode `version`) from `sources`,
+# rebuilt when a source is newer.
 library() {
-    local name=$1; shift
+    local name=$1 version=$2; shift 2
     local lib=$out/lib/lib$name.a
     if [ -f "$lib" ] && [ -z "$(find "$@" -newer "$lib" 2>/dev/null | head -1)" ]; then return; fi
     echo "building $name"
-    (cd "$out/lib" && swiftc "${flags[@]}" -module-name "$name" -emit-library -static -emit-module \
+    (cd "$out/lib" && swiftc "${flags[@]}" -swift-version "$version" -module-name "$name" -emit-library -static -emit-module \
         -Xcc -D_GNU_SOURCE=1 -I "$root/Sources/CModules/CDNNL" -I "$zlib" -I "$out/lib" "${@/#/$root/}" -o "$lib")
 }
 
 [ -d .build/checkouts/ZIPFoundation ] || swift package resolve >/dev/null
 zlib=$root/.build/checkouts/ZIPFoundation/Sources/CZLib
-library PetalCore Sources/PetalCore/*.swift
+library PetalCore 6 Sources/PetalCore/*.swift
 zip_sources=(.build/checkouts/ZIPFoundation/Sources/ZIPFoundation/*.swift)
-library ZIPFoundation "${zip_sources[@]}"
+library ZIPFoundation 5 "${zip_sources[@]}"
 
 build() {
     local name=$1
     local var="sources_$name[@]"
     local binary=$out/$name
     echo "building harness $name"
-    swiftc "${flags[@]}" -module-name "Fuzz_$name" -I "$out/lib" -I Sources/CModules/CDNNL -I Sources/CModules/CHDF5 \
+    swiftc "${flags[@]}" -swift-version 6 -module-name "Fuzz_$name" -I "$out/lib" -I Sources/CModules/CDNNL -I Sources/CModules/CHDF5 \
         -I Sources/CModules/CTurboJPEG -I Sources/CModules/CPNG -I "$zlib" \
         "benchmarks/fuzz/$name.swift" "${!var}" -L "$out/lib" -lPetalCore -lZIPFoundation -o "$binary" \
         2> >(grep -v "Cannot export local symbol '__asan" >&2)
