@@ -1,6 +1,6 @@
 import Foundation
 import PetalTestSupport
-@testable import PetalData
+import PetalData
 import XCTest
 
 /// Crafted images (made here) give a `DataError` naming the file, never a trap or a huge allocation.
