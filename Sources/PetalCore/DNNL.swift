@@ -1,23 +1,21 @@
 import CDNNL
 import Foundation
 
-/// The process-wide oneDNN CPU engine and stream. Every oneDNN call in Petal lives in
-/// PetalCore's bridge files (DNNL*.swift, TensorLayout.swift): oneDNN 3 changed the
-/// descriptor API, and a port must touch this folder only.
+/// The process-wide oneDNN CPU engine (streams are per thread, see DNNLThreadContext).
+/// Every oneDNN call in Petal lives in PetalCore's bridge files (DNNL*.swift,
+/// TensorLayout.swift): oneDNN 3 changed the descriptor API, and a port must touch this
+/// folder only.
 public enum DNNL {
     // oneDNN engines are thread-safe (primitives are created on one engine from any thread).
-    nonisolated(unsafe) static let engine: dnnl_engine_t = {
+    nonisolated(unsafe) private static let engineResult: Result<dnnl_engine_t, any Error> = Result {
         var engine: dnnl_engine_t?
-        check(dnnl_engine_create(&engine, dnnl_cpu, 0), "creating the CPU engine")
+        try check(dnnl_engine_create(&engine, dnnl_cpu, 0), "creating the CPU engine")
         return engine!
-    }()
+    }
 
-    // Shared; callers serialise their forward passes (a stream per thread comes with concurrent inference).
-    nonisolated(unsafe) static let stream: dnnl_stream_t = {
-        var stream: dnnl_stream_t?
-        check(dnnl_stream_create(&stream, engine, dnnl_stream_default_flags.rawValue), "creating a stream")
-        return stream!
-    }()
+    /// The CPU engine, created once.
+    static func engine() throws -> dnnl_engine_t { try engineResult.get() }
+
 
     /// The threads oneDNN's OpenMP runtime uses for its kernels.
     /// Defaults to OMP_NUM_THREADS or the number of cores.
@@ -62,7 +60,7 @@ public enum DNNL {
     private static let ompGetMaxThreads: GetThreads? = symbol("omp_get_max_threads")
 
     private static func symbol<T>(_ name: String) -> T? {
-        _ = engine  // make sure libdnnl (and with it libgomp) is loaded
+        _ = try? engine()  // make sure libdnnl (and with it libgomp) is loaded
         guard let handle = dlopen(nil, RTLD_NOW), let sym = dlsym(handle, name) else { return nil }
         return unsafeBitCast(sym, to: T.self)
     }
@@ -71,37 +69,17 @@ public enum DNNL {
     /// is per calling thread). For small work such as re-laying out a layer's weights after
     /// an optimizer step, where waking the OpenMP team costs more than the work itself (up to
     /// milliseconds when other processes keep the cores busy).
-    public static func singleThreaded<T>(_ body: () -> T) -> T {
-        guard let set = ompSetNumThreads, let get = ompGetMaxThreads else { return body() }
+    public static func singleThreaded<T>(_ body: () throws -> T) rethrows -> T {
+        guard let set = ompSetNumThreads, let get = ompGetMaxThreads else { return try body() }
         let previous = get()
         set(1)
         defer { set(previous) }
-        return body()
+        return try body()
     }
 
-    /// Waits until every primitive submitted to the stream has finished.
-    public static func wait() {
-        check(dnnl_stream_wait(stream), "waiting for the stream")
-    }
-}
-
-/// A failed oneDNN call is a programming error in Petal (bad shapes are checked before),
-/// so it stops with the status and what was being done.
-@inline(__always)
-func check(_ status: dnnl_status_t, _ what: @autoclosure () -> String) {
-    if status != dnnl_success {
-        fatalError("oneDNN failed \(what()): \(describe(status))")
-    }
-}
-
-func describe(_ status: dnnl_status_t) -> String {
-    switch status {
-    case dnnl_out_of_memory: return "out of memory"
-    case dnnl_invalid_arguments: return "invalid arguments"
-    case dnnl_unimplemented: return "unimplemented"
-    case dnnl_iterator_ends: return "iterator ends"
-    case dnnl_runtime_error: return "runtime error"
-    case dnnl_not_required: return "not required"
-    default: return "status \(status.rawValue)"
+    /// Waits until every primitive this thread submitted has finished (each execution
+    /// already waits; streams are per thread, see DNNLThreadContext).
+    public static func wait() throws {
+        try check(dnnl_stream_wait(try DNNLThreadContext.current().stream), "waiting for the stream")
     }
 }

@@ -17,6 +17,7 @@ public struct ConvolutionSpec: Hashable, Sendable {
 
     public init(input: [Int], outputChannels: Int, kernel: [Int], stride: [Int], padding: [Int],
                 groups: Int = 1, hasBias: Bool) {
+        // Conv2D builds every spec from its own fixed-size arrays: no input reaches this.
         precondition(input.count == 4 && kernel.count == 2 && stride.count == 2 && padding.count == 4)
         self.input = input; self.outputChannels = outputChannels; self.kernelSize = kernel
         self.stride = stride; self.padding = padding; self.groups = groups; self.hasBias = hasBias
@@ -49,25 +50,28 @@ public struct ConvolutionSpec: Hashable, Sendable {
 /// oneDNN's convolution for one spec: forward (optionally with a fused activation),
 /// backward by data and by weights. The layouts of source, weights and destination are
 /// the ones oneDNN prefers for speed (blocked); callers adopt them.
-public final class ConvolutionKernel: @unchecked Sendable {  // unchecked: its scratch buffers are used by one thread at a time
+public final class ConvolutionKernel: @unchecked Sendable {  // unchecked: immutable but for its scratch and lazy primitives, both locked
     public let spec: ConvolutionSpec
     let forwardPrimitive: Primitive
-    private lazy var backwardDataPrimitive: Primitive = makeBackwardData()
-    private lazy var backwardWeightsPrimitive: Primitive = makeBackwardWeights()
+    private let backwardDataPrimitive = LazyPrimitive()
+    private let backwardWeightsPrimitive = LazyPrimitive()
     private let scratch = ReorderScratch()
-    private let weightsGradientSlot = OutputSlot()
     /// Depthwise kernels larger than 3x3 compute their weight gradient in Swift (see there).
-    private lazy var depthwiseWeightsGradient: DepthwiseWeightsGradient? =
-        DepthwiseWeightsGradient.applies(to: spec) ? DepthwiseWeightsGradient(spec) : nil
+    private let depthwiseWeightsGradient: DepthwiseWeightsGradient?
 
     /// A kernel from the shared cache: creating one costs milliseconds, executing it is the work.
     public static func cached(_ spec: ConvolutionSpec, training: Bool, activation: FusedActivation? = nil)
-        -> ConvolutionKernel {
+        throws -> ConvolutionKernel {
         let key = PrimitiveKey("conv\(training ? "T" : "I")\(activation?.rawValue ?? "")", [], spec.numbers)
-        return KernelCache.shared.kernel(key) { ConvolutionKernel(spec, training: training, activation: activation) }
+        return try KernelCache.shared.kernel(key) {
+            try ConvolutionKernel(spec, training: training, activation: activation)
+        }
     }
 
-    init(_ spec: ConvolutionSpec, training: Bool, activation: FusedActivation?) {
+    init(_ spec: ConvolutionSpec, training: Bool, activation: FusedActivation?) throws {
+        // A convolution's output can be far larger than its input (a huge image size): say so
+        // before oneDNN plans a primitive for it (its 32-bit arithmetic fails on such sizes).
+        try Tensor.checkAllocatable(.rowMajor(spec.output))
         self.spec = spec
         var desc = dnnl_convolution_desc_t()
         var src = TensorLayout.any(spec.input).desc
@@ -80,11 +84,13 @@ public final class ConvolutionKernel: @unchecked Sendable {  // unchecked: its s
                 &src, &weights, spec.hasBias ? biasPointer : nil, &dst,
                 dims(spec.stride), dims([spec.padding[0], spec.padding[2]]), dims([spec.padding[1], spec.padding[3]]))
         }
-        check(status, "describing convolution \(spec)")
-        guard let primitive = makePrimitive(&desc, activation: activation) else {
-            fatalError("oneDNN has no convolution for \(spec)")
+        try check(status, "describing convolution \(spec)")
+        guard let primitive = try makePrimitive(&desc, activation: activation) else {
+            throw DNNLError(operation: "creating a convolution for \(spec)", status: "no implementation")
         }
         forwardPrimitive = primitive
+        depthwiseWeightsGradient = training && DepthwiseWeightsGradient.applies(to: spec)
+            ? DepthwiseWeightsGradient(spec) : nil
     }
 
     public var sourceLayout: TensorLayout { forwardPrimitive.layout(of: DNNL_ARG_SRC) }
@@ -93,62 +99,71 @@ public final class ConvolutionKernel: @unchecked Sendable {  // unchecked: its s
     public var implementation: String { forwardPrimitive.implementation }
 
     /// dst = conv(src, weights) + bias, activation applied if the kernel fuses one.
-    public func forward(source: Tensor, weights: Tensor, bias: Tensor?, destination: Tensor) {
+    public func forward(source: Tensor, weights: Tensor, bias: Tensor?, destination: Tensor) throws {
         var args: [(Int32, Tensor)] = [(DNNL_ARG_SRC, source), (DNNL_ARG_WEIGHTS, weights), (DNNL_ARG_DST, destination)]
         if let bias { args.append((DNNL_ARG_BIAS, bias)) }
-        forwardPrimitive.run(args, scratch: scratch)
+        try forwardPrimitive.run(args, scratch: scratch)
     }
 
+    private func backwardData() throws -> Primitive { try backwardDataPrimitive.get(makeBackwardData) }
+    private func backwardWeights() throws -> Primitive { try backwardWeightsPrimitive.get(makeBackwardWeights) }
+
     /// The layout backward-by-data writes its input gradient in.
-    public var sourceGradientLayout: TensorLayout { backwardDataPrimitive.layout(of: DNNL_ARG_DIFF_SRC) }
+    public func sourceGradientLayout() throws -> TensorLayout { try backwardData().layout(of: DNNL_ARG_DIFF_SRC) }
     /// The weights layout backward-by-data reads: usually `weightsLayout`, see makeBackwardData.
-    public var backwardDataWeightsLayout: TensorLayout { backwardDataPrimitive.layout(of: DNNL_ARG_WEIGHTS) }
+    public func backwardDataWeightsLayout() throws -> TensorLayout { try backwardData().layout(of: DNNL_ARG_WEIGHTS) }
 
     /// diffSource = the gradient of the loss with respect to the source.
-    public func backwardData(destinationGradient: Tensor, weights: Tensor, sourceGradient: Tensor) {
-        backwardDataPrimitive.run([(DNNL_ARG_DIFF_DST, destinationGradient), (DNNL_ARG_WEIGHTS, weights),
-                                   (DNNL_ARG_DIFF_SRC, sourceGradient)], scratch: scratch)
+    public func backwardData(destinationGradient: Tensor, weights: Tensor, sourceGradient: Tensor) throws {
+        try backwardData().run([(DNNL_ARG_DIFF_DST, destinationGradient), (DNNL_ARG_WEIGHTS, weights),
+                                (DNNL_ARG_DIFF_SRC, sourceGradient)], scratch: scratch)
     }
 
     /// Weight (and bias) gradients, written in the weights' own layout (overwritten, not accumulated).
     public func backwardWeights(source: Tensor, destinationGradient: Tensor, weightsGradient: Tensor,
-                                biasGradient: Tensor?) {
+                                biasGradient: Tensor?) throws {
         if let depthwise = depthwiseWeightsGradient {
-            depthwise.compute(source: source, destinationGradient: destinationGradient, weightsGradient: weightsGradient)
+            try depthwise.compute(source: source, destinationGradient: destinationGradient,
+                                  weightsGradient: weightsGradient)
             return
         }
         // The primitive may write the gradient in its own layout (see makeBackwardWeights).
-        let own = backwardWeightsPrimitive.layout(of: DNNL_ARG_DIFF_WEIGHTS)
-        let written = weightsGradient.layout == own ? weightsGradient : weightsGradientSlot.tensor(own)
+        let primitive = try backwardWeights()
+        let own = primitive.layout(of: DNNL_ARG_DIFF_WEIGHTS)
+        let written = weightsGradient.layout == own ? weightsGradient : try scratch.borrow(own, slot: Self.ownGradientSlot)
+        defer { if written !== weightsGradient { scratch.giveBack(written, slot: Self.ownGradientSlot) } }
         var args: [(Int32, Tensor)] = [(DNNL_ARG_SRC, source), (DNNL_ARG_DIFF_DST, destinationGradient),
                                        (DNNL_ARG_DIFF_WEIGHTS, written)]
         if let biasGradient { args.append((DNNL_ARG_DIFF_BIAS, biasGradient)) }
-        backwardWeightsPrimitive.run(args, scratch: scratch)
-        if written !== weightsGradient { DNNL.singleThreaded { weightsGradient.assign(written) } }
+        try primitive.run(args, scratch: scratch)
+        if written !== weightsGradient { try DNNL.singleThreaded { try weightsGradient.assign(written) } }
     }
+
+    /// The scratch slot of a weight gradient in the primitive's own layout (not an argument number).
+    private static let ownGradientSlot: Int32 = -1
 
     /// Backward by data reads the weights in the forward layout when oneDNN has a fast
     /// kernel for it (no reorder per step). For some shapes it has none (the 3-channel stem's
     /// forward layout gets only "ref:any", ~100x slower); then it picks its own weights
     /// layout (`backwardDataWeightsLayout`) and the caller converts the (small) weights.
-    private func makeBackwardData() -> Primitive {
-        if let p = makeBackwardData(weights: weightsLayout), !p.implementation.hasPrefix("ref") { return p }
-        guard let p = makeBackwardData(weights: .any(spec.weightShape)) else {
-            fatalError("oneDNN has no backward-data convolution for \(spec)")
+    private func makeBackwardData() throws -> Primitive {
+        if let p = try makeBackwardData(weights: weightsLayout), !p.implementation.hasPrefix("ref") { return p }
+        guard let p = try makeBackwardData(weights: .any(spec.weightShape)) else {
+            throw DNNLError(operation: "creating a backward-data convolution for \(spec)", status: "no implementation")
         }
         return p
     }
 
-    private func makeBackwardData(weights weightsLayout: TensorLayout) -> Primitive? {
+    private func makeBackwardData(weights weightsLayout: TensorLayout) throws -> Primitive? {
         var desc = dnnl_convolution_desc_t()
         var diffSrc = TensorLayout.any(spec.input).desc
         var weights = weightsLayout.desc
         var diffDst = TensorLayout.any(spec.output).desc
-        check(dnnl_convolution_backward_data_desc_init(
+        try check(dnnl_convolution_backward_data_desc_init(
             &desc, dnnl_convolution_direct, &diffSrc, &weights, &diffDst,
             dims(spec.stride), dims([spec.padding[0], spec.padding[2]]), dims([spec.padding[1], spec.padding[3]])),
-              "describing convolution backward data \(spec)")
-        return makePrimitive(&desc, hint: forwardPrimitive)
+                  "describing convolution backward data \(spec)")
+        return try makePrimitive(&desc, hint: forwardPrimitive)
     }
 
     /// Backward by weights writes the gradient in the weights' own layout (optimizers update
@@ -156,21 +171,23 @@ public final class ConvolutionKernel: @unchecked Sendable {  // unchecked: its s
     /// For some shapes it has none (5x5 depthwise on AVX2: only "ref:any", ~30x slower than
     /// its gemm kernel on plain layouts); then it picks its layouts and `backwardWeights`
     /// converts the inputs and the gradient.
-    private func makeBackwardWeights() -> Primitive {
+    private func makeBackwardWeights() throws -> Primitive {
         let candidates: [(TensorLayout, TensorLayout)] = [
             (sourceLayout, weightsLayout), (.any(spec.input), .any(spec.weightShape)),
         ]
         var chosen: Primitive?
         for (src, diffWeights) in candidates {
-            guard let p = makeBackwardWeights(source: src, weightsGradient: diffWeights) else { continue }
+            guard let p = try makeBackwardWeights(source: src, weightsGradient: diffWeights) else { continue }
             chosen = chosen ?? p
             if !p.implementation.hasPrefix("ref") { return p }
         }
-        guard let chosen else { fatalError("oneDNN has no backward-weights convolution for \(spec)") }
+        guard let chosen else {
+            throw DNNLError(operation: "creating a backward-weights convolution for \(spec)", status: "no implementation")
+        }
         return chosen
     }
 
-    private func makeBackwardWeights(source: TensorLayout, weightsGradient: TensorLayout) -> Primitive? {
+    private func makeBackwardWeights(source: TensorLayout, weightsGradient: TensorLayout) throws -> Primitive? {
         var desc = dnnl_convolution_desc_t()
         var src = source.desc
         var diffWeights = weightsGradient.desc
@@ -181,13 +198,13 @@ public final class ConvolutionKernel: @unchecked Sendable {  // unchecked: its s
                 &desc, dnnl_convolution_direct, &src, &diffWeights, spec.hasBias ? biasPointer : nil, &diffDst,
                 dims(spec.stride), dims([spec.padding[0], spec.padding[2]]), dims([spec.padding[1], spec.padding[3]]))
         }
-        check(status, "describing convolution backward weights \(spec)")
-        return makePrimitive(&desc, hint: forwardPrimitive)
+        try check(status, "describing convolution backward weights \(spec)")
+        return try makePrimitive(&desc, hint: forwardPrimitive)
     }
 
     /// Implementations chosen for forward, backward data and backward weights (for benchmarks).
-    public var implementations: (forward: String, backwardData: String, backwardWeights: String) {
-        (forwardPrimitive.implementation, backwardDataPrimitive.implementation, backwardWeightsPrimitive.implementation)
+    public func implementations() throws -> (forward: String, backwardData: String, backwardWeights: String) {
+        (forwardPrimitive.implementation, try backwardData().implementation, try backwardWeights().implementation)
     }
 }
 
@@ -197,9 +214,9 @@ final class KernelCache: @unchecked Sendable {  // unchecked: state behind `lock
     private var entries: [PrimitiveKey: AnyObject] = [:]
     private let lock = NSLock()
 
-    func kernel<K: AnyObject>(_ key: PrimitiveKey, create: () -> K) -> K {
+    func kernel<K: AnyObject>(_ key: PrimitiveKey, create: () throws -> K) rethrows -> K {
         if let hit = lock.withLock({ entries[key] }) as? K { return hit }
-        let made = create()
+        let made = try create()
         lock.withLock { entries[key] = made }
         return made
     }

@@ -1,4 +1,5 @@
 import CDNNL
+import Foundation
 
 /// Shared plumbing for the typed kernels (DNNLConvolution.swift and friends): creating
 /// primitive descriptors from operation descriptors, with attributes and hints.
@@ -23,62 +24,121 @@ func dims(_ values: [Int]) -> [Int64] {
 /// Creates a primitive from an initialised operation descriptor (pointer to a
 /// dnnl_*_desc_t), or nil if oneDNN has no implementation for it.
 func makePrimitive(_ opDesc: UnsafeRawPointer, activation: FusedActivation? = nil,
-                   hint: Primitive? = nil) -> Primitive? {
-    var attr: dnnl_primitive_attr_t?
-    check(dnnl_primitive_attr_create(&attr), "creating attributes")
-    defer { dnnl_primitive_attr_destroy(attr) }
+                   hint: Primitive? = nil) throws -> Primitive? {
+    let attributes = try PrimitiveAttributes()
+    let attr = attributes.handle
     if let activation {
         var postOps: dnnl_post_ops_t?
-        check(dnnl_post_ops_create(&postOps), "creating post-ops")
-        check(dnnl_post_ops_append_eltwise(postOps, 1, activation.algorithm, activation.alpha, activation.beta),
-              "appending \(activation)")
-        check(dnnl_primitive_attr_set_post_ops(attr, postOps), "setting post-ops")
-        dnnl_post_ops_destroy(postOps)
+        try check(dnnl_post_ops_create(&postOps), "creating post-ops")
+        defer { dnnl_post_ops_destroy(postOps) }
+        try check(dnnl_post_ops_append_eltwise(postOps, 1, activation.algorithm, activation.alpha, activation.beta),
+                  "appending \(activation)")
+        try check(dnnl_primitive_attr_set_post_ops(attr, postOps), "setting post-ops")
     }
     var pd: dnnl_primitive_desc_t?
-    let status = dnnl_primitive_desc_create(&pd, opDesc, attr, DNNL.engine, hint?.descriptor)
+    let status = dnnl_primitive_desc_create(&pd, opDesc, attr, try DNNL.engine(), hint?.descriptor)
+    withExtendedLifetime(attributes) {}
     guard status == dnnl_success, let pd else { return nil }
-    return Primitive(descriptor: pd)
+    return try Primitive(descriptor: pd)
+}
+
+/// Primitive attributes with the user scratchpad mode every Petal primitive uses (so that it
+/// can run on several threads at once, see DNNLThreadContext); destroyed with the object.
+final class PrimitiveAttributes {
+    let handle: dnnl_primitive_attr_t
+
+    init() throws {
+        var attr: dnnl_primitive_attr_t?
+        try check(dnnl_primitive_attr_create(&attr), "creating attributes")
+        handle = attr!
+        try check(dnnl_primitive_attr_set_scratchpad_mode(handle, dnnl_scratchpad_mode_user), "setting the scratchpad mode")
+    }
+
+    deinit { dnnl_primitive_attr_destroy(handle) }
+}
+
+/// The primitive, or a `DNNLError` saying oneDNN has no implementation for `what`.
+func required(_ primitive: Primitive?, _ what: @autoclosure () -> String) throws -> Primitive {
+    guard let primitive else { throw DNNLError(operation: "creating \(what())", status: "no implementation") }
+    return primitive
+}
+
+/// A primitive made on first use (the backward passes), once, by whichever thread asks first.
+final class LazyPrimitive: @unchecked Sendable {  // unchecked: `primitive` behind `lock`
+    private let lock = NSLock()
+    private var primitive: Primitive?
+
+    func get(_ make: () throws -> Primitive) throws -> Primitive {
+        try lock.withLock {
+            if let primitive { return primitive }
+            let made = try make()
+            primitive = made
+            return made
+        }
+    }
 }
 
 extension Primitive {
     /// Runs with the given arguments, first converting any tensor whose layout differs
-    /// from the one the primitive expects (in `scratch`, reused from call to call).
-    func run(_ arguments: [(Int32, Tensor)], scratch: ReorderScratch) {
-        let ready = arguments.map { (arg, tensor) -> (Int32, Tensor) in
+    /// from the one the primitive expects (into buffers borrowed from `scratch`).
+    func run(_ arguments: [(Int32, Tensor)], scratch: ReorderScratch) throws {
+        var borrowed: [(slot: Int32, tensor: Tensor)] = []
+        defer { for b in borrowed { scratch.giveBack(b.tensor, slot: b.slot) } }
+        var ready: [(Int32, Tensor)] = []
+        for (arg, tensor) in arguments {
             let wanted = layout(of: arg)
-            return (arg, tensor.layout == wanted ? tensor : scratch.converted(tensor, to: wanted, slot: arg))
+            if tensor.layout == wanted {
+                ready.append((arg, tensor))
+                continue
+            }
+            let buffer = try scratch.borrow(wanted, slot: arg)
+            borrowed.append((arg, buffer))
+            try Reorder.run(from: tensor, to: buffer)
+            ready.append((arg, buffer))
         }
-        execute(ready)
+        try execute(ready)
     }
 }
 
-/// Buffers for layout conversions of inputs, kept by a kernel and reused every step.
-final class ReorderScratch: @unchecked Sendable {  // unchecked: its scratch buffers are used by one thread at a time
-    private var buffers: [Int32: Tensor] = [:]
+/// Temporary tensors of a kernel (layout conversions of its inputs, gradients in its own
+/// layout), reused from call to call. Kernels are shared (KernelCache) by layers, models and
+/// threads, so a buffer is lent to one call at a time: calls that overlap get their own.
+final class ReorderScratch: @unchecked Sendable {  // unchecked: `free` behind `lock`
+    private let lock = NSLock()
+    /// Buffers not lent out, by slot (an argument number), all of one layout.
+    private var free: [Int32: [Tensor]] = [:]
+    /// Buffers kept per slot: enough for a few threads at once.
+    private static let kept = 4
 
-    func converted(_ tensor: Tensor, to layout: TensorLayout, slot: Int32) -> Tensor {
-        let buffer: Tensor
-        if let existing = buffers[slot], existing.layout == layout {
-            buffer = existing
-        } else {
-            buffer = Tensor(layout: layout)
-            buffers[slot] = buffer
+    /// A buffer of `layout` for `slot` (contents undefined); give it back after the call.
+    func borrow(_ layout: TensorLayout, slot: Int32) throws -> Tensor {
+        let reused = lock.withLock { () -> Tensor? in
+            guard let i = free[slot]?.lastIndex(where: { $0.layout == layout }) else { return nil }
+            return free[slot]?.remove(at: i)
         }
-        Reorder.run(from: tensor, to: buffer)
-        return buffer
+        return try reused ?? Tensor(layout: layout)
+    }
+
+    func giveBack(_ tensor: Tensor, slot: Int32) {
+        lock.withLock {
+            // Keep only the latest layout (batch sizes change rarely), a few buffers of it.
+            var list = free[slot, default: []].filter { $0.layout == tensor.layout }
+            if list.count < Self.kept { list.append(tensor) }
+            free[slot] = list
+        }
     }
 }
 
-/// A tensor that a kernel or layer writes, reused between calls as long as the layout fits.
-public final class OutputSlot: @unchecked Sendable {  // unchecked: its scratch buffers are used by one thread at a time
+/// A tensor that a layer writes, reused between calls as long as the layout fits: the
+/// training path's state (see Layer), used by one thread at a time.
+public final class OutputSlot: @unchecked Sendable {  // unchecked: used by one thread at a time (training)
     private var tensor: Tensor?
 
     public init() {}
 
-    public func tensor(_ layout: TensorLayout) -> Tensor {
+    public func tensor(_ layout: TensorLayout) throws -> Tensor {
         if let tensor, tensor.layout == layout { return tensor }
-        let made = Tensor(layout: layout)
+        let made = try Tensor(layout: layout)
         tensor = made
         return made
     }

@@ -8,15 +8,18 @@ import Foundation
 /// the activations each step (BENCHMARKS.md, "Layers vs bare oneDNN"). Here each block of 8
 /// channels is one SIMD lane group, read in oneDNN's nChw8c layout, with the blocks shared
 /// between the cores.
-final class DepthwiseWeightsGradient: @unchecked Sendable {  // unchecked: its scratch buffers are used by one thread at a time
+final class DepthwiseWeightsGradient: @unchecked Sendable {  // unchecked: immutable but for its scratch, which is locked
     let spec: ConvolutionSpec
     private let scratch = ReorderScratch()
-    private let gradient: Tensor
+    private let gradientLayout: TensorLayout
+    /// The scratch slot of the row-major gradient (not an argument number).
+    private static let gradientSlot: Int32 = -1
 
     init(_ spec: ConvolutionSpec) {
+        // Made only for specs `applies(to:)` accepts: no input reaches this.
         precondition(spec.groups == spec.input[1] && spec.outputChannels == spec.groups)
         self.spec = spec
-        gradient = Tensor(zeros: [spec.groups, 1, 1, spec.kernelSize[0], spec.kernelSize[1]])
+        gradientLayout = .rowMajor([spec.groups, 1, 1, spec.kernelSize[0], spec.kernelSize[1]])
     }
 
     /// Whether to use it: depthwise (multiplier 1), no bias, larger than 3x3.
@@ -26,9 +29,13 @@ final class DepthwiseWeightsGradient: @unchecked Sendable {  // unchecked: its s
     }
 
     /// Overwrites `weightsGradient` (any layout) with dL/dW.
-    func compute(source x: Tensor, destinationGradient g: Tensor, weightsGradient: Tensor) {
-        let blockedX = blocked(x, shape: spec.input, slot: DNNL_ARG_SRC)
-        let blockedG = blocked(g, shape: spec.output, slot: DNNL_ARG_DIFF_DST)
+    func compute(source x: Tensor, destinationGradient g: Tensor, weightsGradient: Tensor) throws {
+        let blockedX = try blocked(x, shape: spec.input, slot: DNNL_ARG_SRC)
+        defer { if blockedX !== x { scratch.giveBack(blockedX, slot: DNNL_ARG_SRC) } }
+        let blockedG = try blocked(g, shape: spec.output, slot: DNNL_ARG_DIFF_DST)
+        defer { if blockedG !== g { scratch.giveBack(blockedG, slot: DNNL_ARG_DIFF_DST) } }
+        let gradient = try scratch.borrow(gradientLayout, slot: Self.gradientSlot)
+        defer { scratch.giveBack(gradient, slot: Self.gradientSlot) }
         let (n, c, h, w) = (spec.input[0], spec.input[1], spec.input[2], spec.input[3])
         let (oh, ow) = (spec.output[2], spec.output[3])
         let (kh, kw) = (spec.kernelSize[0], spec.kernelSize[1])
@@ -70,12 +77,15 @@ final class DepthwiseWeightsGradient: @unchecked Sendable {  // unchecked: its s
             }
         }
         withExtendedLifetime((blockedX, blockedG)) {}
-        DNNL.singleThreaded { weightsGradient.assign(gradient) }
+        try DNNL.singleThreaded { try weightsGradient.assign(gradient) }
     }
 
-    /// The tensor in nChw8c, converted into a reused buffer when it is not already.
-    private func blocked(_ t: Tensor, shape: [Int], slot: Int32) -> Tensor {
+    /// The tensor in nChw8c, converted into a borrowed buffer when it is not already.
+    private func blocked(_ t: Tensor, shape: [Int], slot: Int32) throws -> Tensor {
         let layout = TensorLayout(shape: shape, type: .float32, tag: dnnl_nChw8c)
-        return t.layout == layout ? t : scratch.converted(t, to: layout, slot: slot)
+        if t.layout == layout { return t }
+        let buffer = try scratch.borrow(layout, slot: slot)
+        try Reorder.run(from: t, to: buffer)
+        return buffer
     }
 }

@@ -24,23 +24,23 @@ public final class Parameter: @unchecked Sendable {  // unchecked: changed only 
 
     /// Moves the value to another layout (e.g. the one a convolution prefers).
     /// Done once, before training; any gradient is dropped.
-    public func adopt(layout target: TensorLayout) {
+    public func adopt(layout target: TensorLayout) throws {
         guard target != value.layout else { return }
-        value = value.reordered(to: target)
+        value = try value.reordered(to: target)
         gradient = nil
         version += 1
     }
 
     /// Replaces the values (same shape, any layout), e.g. when loading weights.
-    public func load(_ values: Tensor) {
-        value.assign(values)
+    public func load(_ values: Tensor) throws {
+        try value.assign(values)
         version += 1
     }
 
     /// The gradient tensor, created zeroed in the value's layout on first use.
-    public func gradientBuffer() -> Tensor {
+    public func gradientBuffer() throws -> Tensor {
         if let gradient { return gradient }
-        let made = Tensor(layout: value.layout)
+        let made = try Tensor(layout: value.layout)
         gradient = made
         return made
     }

@@ -28,7 +28,7 @@ public struct SplitMix64: RandomNumberGenerator, Sendable, Codable {
     /// Uniform in 0..<n (Lemire's multiply-high; the tiny bias is irrelevant here and,
     /// unlike Swift's own `random(in:)`, the algorithm is fixed).
     public mutating func below(_ n: Int) -> Int {
-        precondition(n > 0)
+        precondition(n > 0)  // callers draw from non-empty ranges (shuffles, crops): no input reaches this
         return Int(next().multipliedFullWidth(by: UInt64(n)).high)
     }
 

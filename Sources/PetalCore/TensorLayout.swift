@@ -19,6 +19,7 @@ public struct TensorLayout: @unchecked Sendable, Equatable, CustomStringConverti
 
     /// Channels-last for a 4-D (N, C, H, W) shape, as images are decoded.
     public static func nhwc(_ shape: [Int], _ type: DataType = .float32) -> TensorLayout {
+        // Callers pass literal (N, 3, H, W) shapes: no input reaches this.
         precondition(shape.count == 4, "NHWC needs a 4-D (N, C, H, W) shape, got \(shape)")
         return TensorLayout(shape: shape, type: type, tag: dnnl_nhwc)
     }
@@ -31,8 +32,10 @@ public struct TensorLayout: @unchecked Sendable, Equatable, CustomStringConverti
     init(shape: [Int], type: DataType, tag: dnnl_format_tag_t) {
         var desc = dnnl_memory_desc_t()
         let dims = shape.map(Int64.init)
-        check(dnnl_memory_desc_init_by_tag(&desc, Int32(shape.count), dims, type.dnnl, tag),
-              "describing a tensor of shape \(shape)")
+        let status = dnnl_memory_desc_init_by_tag(&desc, Int32(shape.count), dims, type.dnnl, tag)
+        // Shapes arrive validated (rank at most 6, no negative dimension): weight readers and
+        // model builders check them, so no input reaches this failure.
+        precondition(status == dnnl_success, "oneDNN cannot describe a tensor of shape \(shape): \(describe(status))")
         self.desc = desc
     }
 
@@ -55,6 +58,21 @@ public struct TensorLayout: @unchecked Sendable, Equatable, CustomStringConverti
     public var byteCount: Int {
         var d = desc
         return dnnl_memory_desc_get_size(&d)
+    }
+
+    /// `byteCount`, or `TensorError.sizeOverflow` when the padded element count times the
+    /// element size does not fit in an Int (oneDNN's own size would wrap around).
+    func checkedByteCount() throws -> Int {
+        let padded = withUnsafeBytes(of: desc.padded_dims) { raw in
+            Array(raw.bindMemory(to: Int64.self).prefix(Int(desc.ndims)))
+        }
+        var total = dataType.byteSize
+        for d in padded {
+            let (product, overflow) = total.multipliedReportingOverflow(by: Int(d))
+            guard !overflow, d >= 0 else { throw TensorError.sizeOverflow(shape: shape, elementBytes: dataType.byteSize) }
+            total = product
+        }
+        return max(total, byteCount)
     }
 
     /// True for plain row-major storage, where element i of the logical shape is at offset i.
@@ -89,7 +107,8 @@ public struct TensorLayout: @unchecked Sendable, Equatable, CustomStringConverti
         case 4: return dnnl_abcd
         case 5: return dnnl_abcde
         case 6: return dnnl_abcdef
-        default: fatalError("Petal: tensors of rank \(rank) are not supported")
+        // Weight readers reject rank > 6 and layers make at most 5-D tensors: no input reaches this.
+        default: preconditionFailure("Petal: tensors of rank \(rank) are not supported")
         }
     }
 }

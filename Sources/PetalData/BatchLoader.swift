@@ -12,8 +12,8 @@ public struct Batch: Sendable {
     public var count: Int { labels.count }
 
     /// The labels one-hot, as a row-major [N, classCount] tensor.
-    public func oneHot(classCount: Int) -> Tensor {
-        let t = Tensor(zeros: [labels.count, classCount])
+    public func oneHot(classCount: Int) throws -> Tensor {
+        let t = try Tensor(zeros: [labels.count, classCount])
         let p = t.floats
         for (i, label) in labels.enumerated() { p[i * classCount + label] = 1 }
         return t
@@ -71,12 +71,22 @@ public final class BatchLoader: Sendable {
         EpochBatches(loader: self, epoch: epoch)
     }
 
+    /// Throws `TensorError` when a batch of this size cannot be allocated (e.g. a huge image
+    /// size). The Trainer calls it before iterating, so that making batches cannot fail.
+    public func checkBatchFits() throws {
+        _ = try Tensor(layout: .nhwc([batchSize, 3, cache.height, cache.width]))
+    }
+
     /// Makes batch `b` of an epoch on the calling thread.
     public func makeBatch(epoch: Int, index b: Int, order: [Int]) -> Batch {
         let start = b * batchSize, end = min(start + batchSize, order.count)
         let n = end - start
         let w = cache.width, h = cache.height, per = w * h * 3
-        let tensor = Tensor(layout: .nhwc([n, 3, h, w]))
+        // `checkBatchFits` has allocated a full batch already: failing here means the process ran
+        // out of memory since, which ends it as any Swift array allocation would.
+        guard let tensor = try? Tensor(layout: .nhwc([n, 3, h, w])) else {
+            fatalError("out of memory making a batch of \(n) images of \(w)x\(h)")
+        }
         let out = tensor.floats.baseAddress!
         let scratch = UnsafeMutablePointer<UInt8>.allocate(capacity: per)
         defer { scratch.deallocate() }
@@ -102,10 +112,8 @@ public final class BatchLoader: Sendable {
         return Batch(images: tensor, labels: labels, indices: Array(order[start..<end]))
     }
 
-    /// Normalises through a 256-entry table (one multiply-add per value otherwise).
     private func normalize(_ src: UnsafePointer<UInt8>, into dst: UnsafeMutablePointer<Float>, count: Int) {
-        let s = normalization.scale, o = normalization.offset
-        for i in 0..<count { dst[i] = Float(src[i]) * s + o }
+        normalization.apply(src, into: dst, count: count)
     }
 
     /// Brightness (add, clip to 0...255), then contrast around each channel's mean (clip),

@@ -16,6 +16,8 @@ public enum DataError: Error, CustomStringConvertible, Equatable {
     case badSplitFile(path: String, reason: String)
     /// No image of a list could be decoded.
     case noImages(String)
+    /// A dataset with fewer than two classes, which no classifier can be trained on.
+    case tooFewClasses(path: String, classNames: [String])
 
     public var description: String {
         switch self {
@@ -34,6 +36,9 @@ public enum DataError: Error, CustomStringConvertible, Equatable {
             return "\(path): \(reason)"
         case let .noImages(message):
             return message
+        case let .tooFewClasses(path, names):
+            let found = names.isEmpty ? "no class" : "only one class (\(names[0]))"
+            return "\(path): \(found); a classifier needs at least two classes, one sub-folder of images each"
         }
     }
 }

@@ -3,7 +3,8 @@ import Foundation
 
 /// What `petal data inspect` reports about a dataset folder: images per class, image sizes,
 /// and problems (files that do not decode, identical files, the same file under two classes,
-/// empty classes, imbalance). Every image is fully decoded to find the broken ones.
+/// links to what was already found, fewer than two classes, empty classes, imbalance). Every
+/// image is fully decoded to find the broken ones.
 public struct DatasetInspection: Codable, Sendable {
     public struct ClassCount: Codable, Sendable, Equatable {
         public var name: String
@@ -34,6 +35,9 @@ public struct DatasetInspection: Codable, Sendable {
     public var duplicates: [[String]]
     /// Groups of byte-identical files found under more than one class (relative paths).
     public var crossClassDuplicates: [[String]]
+    /// Paths skipped because a symbolic link leads to a folder or image already found, as
+    /// "path (same as first path)", relative to the root.
+    public var skippedLinks: [String]
     public var emptyClasses: [String]
     /// Largest class count over smallest non-empty class count (1 when balanced).
     public var imbalanceRatio: Double
@@ -78,6 +82,7 @@ public struct DatasetInspection: Codable, Sendable {
             imageCount: n, ignoredCount: folder.ignoredCount, hiddenCount: folder.hiddenCount,
             ignoredFiles: folder.ignoredFiles.map { folder.relativePath($0) },
             sizes: [], failures: results.compactMap(\.failure), duplicates: [], crossClassDuplicates: [],
+            skippedLinks: folder.skippedLinks.map { "\(folder.relativePath($0.url)) (same as \(folder.relativePath($0.firstFound)))" },
             emptyClasses: [], imbalanceRatio: 1, isImbalanced: false, problems: [])
 
         var sizeCounts: [Int: Int] = [:]
@@ -118,6 +123,10 @@ public struct DatasetInspection: Codable, Sendable {
         for f in report.failures { problems.append("does not decode: \(f)") }
         for g in report.duplicates { problems.append("identical files: \(g.joined(separator: ", "))") }
         for g in report.crossClassDuplicates { problems.append("same image under different classes: \(g.joined(separator: ", "))") }
+        for link in report.skippedLinks { problems.append("link to a folder or image already found, skipped: \(link)") }
+        if report.classes.count == 1 {
+            problems.append("only one class (\(report.classes[0].name)): training needs at least two classes")
+        }
         for c in report.emptyClasses { problems.append("empty class: \(c)") }
         if report.isImbalanced, let lo = report.classes.filter({ $0.count > 0 }).min(by: { $0.count < $1.count }),
            let hi = report.classes.max(by: { $0.count < $1.count }) {

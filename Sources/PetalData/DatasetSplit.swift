@@ -1,4 +1,5 @@
 import Foundation
+import PetalCore
 
 /// A stratified train/validation/test split of an `ImageFolder`, saved as `split.json` in
 /// the run folder so evaluation later uses exactly the same test images.
@@ -22,9 +23,13 @@ public struct DatasetSplit: Codable, Sendable, Equatable {
     /// is shuffled with a SplitMix64 stream from `seed`, then cut. Validation and test take
     /// `round(n * fraction)` images (at least one when their fraction is not zero); train
     /// takes the rest. A class too small to give every non-empty split one image throws
-    /// `DataError.classTooSmall` naming the class. The same seed gives the same split anywhere.
+    /// `DataError.classTooSmall` naming the class, and a folder of fewer than two classes
+    /// `DataError.tooFewClasses`. The same seed gives the same split anywhere.
     public static func stratified(_ folder: ImageFolder, train: Double = 0.7, validation: Double = 0.15,
                                   test: Double = 0.15, seed: UInt64 = 42) throws -> DatasetSplit {
+        guard folder.classCount >= 2 else {
+            throw DataError.tooFewClasses(path: folder.root.path, classNames: folder.classNames)
+        }
         for (name, f) in [("train", train), ("validation", validation), ("test", test)] where !(f >= 0 && f <= 1) {
             throw DataError.badFractions("\(name) fraction \(f) is not between 0 and 1")
         }
@@ -82,18 +87,18 @@ public struct DatasetSplit: Codable, Sendable, Equatable {
         var test: [String]
     }
 
-    private func relative(_ files: [LabeledFile]) -> [String] {
+    private func relative(_ files: [LabeledFile]) -> [String] { files.map { relativePath($0.url) } }
+
+    private func relativePath(_ url: URL) -> String {
         let base = root.path.hasSuffix("/") ? root.path : root.path + "/"
-        return files.map { $0.url.path.hasPrefix(base) ? String($0.url.path.dropFirst(base.count)) : $0.url.path }
+        return url.path.hasPrefix(base) ? String(url.path.dropFirst(base.count)) : url.path
     }
 
     /// Writes `split.json` (to a temporary name, then renamed).
     public func save(to url: URL) throws {
         let file = File(root: root.path, classNames: classNames, seed: seed, fractions: fractions,
                         train: relative(train), validation: relative(validation), test: relative(test))
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-        try encoder.encode(file).writeAtomically(to: url)
+        try PetalJSON.encode(file).writeAtomically(to: url)
     }
 
     /// Reads a split saved by `save(to:)`. `dataRoot` replaces the saved dataset root (for a
@@ -104,7 +109,7 @@ public struct DatasetSplit: Codable, Sendable, Equatable {
             throw DataError.badSplitFile(path: url.path, reason: "cannot read the split file (\(error.localizedDescription))")
         }
         let file: File
-        do { file = try JSONDecoder().decode(File.self, from: data) } catch {
+        do { file = try PetalJSON.decode(File.self, from: data) } catch {
             throw DataError.badSplitFile(path: url.path, reason: "not a Petal split file (\(error))")
         }
         let root = (dataRoot ?? URL(fileURLWithPath: file.root, isDirectory: true)).standardizedFileURL
@@ -123,5 +128,36 @@ public struct DatasetSplit: Codable, Sendable, Equatable {
         return DatasetSplit(root: root, classNames: file.classNames, seed: file.seed, fractions: file.fractions,
                             train: try resolve(file.train), validation: try resolve(file.validation),
                             test: try resolve(file.test))
+    }
+
+    // MARK: Leaks between splits
+
+    /// Groups of byte-identical files that are in more than one split, each file as
+    /// "split: path relative to the root" ("train: daisy/a.jpg"). An image both trained on
+    /// and tested on makes the test metrics too good. Unreadable files are left out (decoding
+    /// reports them).
+    public func identicalFilesAcrossSplits() -> [[String]] {
+        let named = [("train", train), ("validation", validation), ("test", test)]
+        // Candidates by length and hash (only their paths are kept), confirmed byte for byte.
+        var candidates: [String: [(split: String, url: URL)]] = [:]
+        for (name, files) in named {
+            for file in files {
+                guard let data = try? Data(contentsOf: file.url), !data.isEmpty else { continue }
+                candidates["\(data.count)-\(DatasetInspection.fnv1a(data))", default: []].append((name, file.url))
+            }
+        }
+        var groups: [[String]] = []
+        for key in candidates.keys.sorted() {
+            guard let members = candidates[key], Set(members.map(\.split)).count > 1 else { continue }
+            var remaining = members.map { (split: $0.split, url: $0.url, data: (try? Data(contentsOf: $0.url)) ?? Data()) }
+            while let first = remaining.first {
+                let same = remaining.filter { $0.data == first.data }
+                remaining.removeAll { $0.data == first.data }
+                if Set(same.map(\.split)).count > 1 {
+                    groups.append(same.map { "\($0.split): \(relativePath($0.url))" })
+                }
+            }
+        }
+        return groups.sorted { $0[0].utf8.lexicographicallyPrecedes($1[0].utf8) }
     }
 }

@@ -17,6 +17,11 @@ public struct LabeledFile: Codable, Hashable, Sendable {
 /// Images are `.jpg`, `.jpeg` and `.png` in any letter case, found at any depth inside a
 /// class folder. Hidden files and folders (names starting with ".") and other files (and
 /// files directly in the root) are ignored; both are counted.
+///
+/// Symbolic links are followed at most once per real file or folder: a link to a folder
+/// already being walked (a loop) or already walked, and a second path to an image already
+/// found, are skipped and listed in `skippedLinks`, so every real image is listed once and
+/// can only land in one split.
 public struct ImageFolder: Sendable {
     public static let imageExtensions: Set<String> = ["jpg", "jpeg", "png"]
 
@@ -28,6 +33,16 @@ public struct ImageFolder: Sendable {
     public let ignoredFiles: [URL]
     /// Hidden files and folders skipped (names starting with "."), not listed.
     public let hiddenCount: Int
+    /// Paths skipped because they lead (through symbolic links) to a folder or image already
+    /// found: each with the path first found for the same real file or folder.
+    public let skippedLinks: [SkippedLink]
+
+    public struct SkippedLink: Sendable, Equatable {
+        /// The path skipped.
+        public var url: URL
+        /// The path under which the same real file or folder was found first.
+        public var firstFound: URL
+    }
 
     public var ignoredCount: Int { ignoredFiles.count }
     public var count: Int { items.count }
@@ -57,7 +72,7 @@ public struct ImageFolder: Sendable {
         }
         var classes: [String] = []
         var ignored: [URL] = []
-        var hidden = entries.filter { $0.hasPrefix(".") }.count
+        let hidden = entries.filter { $0.hasPrefix(".") }.count
         for name in entries where !name.hasPrefix(".") {
             var d: ObjCBool = false
             let url = root.appendingPathComponent(name)
@@ -72,19 +87,20 @@ public struct ImageFolder: Sendable {
             throw DataError.badFolder(path: root.path, reason: "has no class sub-folders (expected one sub-folder of images per class)")
         }
         var items: [LabeledFile] = []
-        for (label, name) in classes.enumerated() {
-            let dir = root.appendingPathComponent(name, isDirectory: true)
+        let classFolders = classes.map { root.appendingPathComponent($0, isDirectory: true) }
+        var walk = Walk(ignored: ignored, hidden: hidden, reserved: [root] + classFolders)
+        for (label, dir) in classFolders.enumerated() {
             var found: [URL] = []
-            ImageFolder.walk(dir, images: &found, ignored: &ignored, hidden: &hidden)
+            walk.folder(dir, images: &found, top: true)
             found.sort { ImageFolder.pathOrder($0.path, $1.path) }
             items += found.map { LabeledFile(url: $0, label: label) }
         }
-        ignored.sort { ImageFolder.pathOrder($0.path, $1.path) }
         self.root = root
         self.classNames = classes
         self.items = items
-        self.ignoredFiles = ignored
-        self.hiddenCount = hidden
+        self.ignoredFiles = walk.ignored.sorted { ImageFolder.pathOrder($0.path, $1.path) }
+        self.hiddenCount = walk.hidden
+        self.skippedLinks = walk.skippedLinks
     }
 
     /// Byte order of UTF-8 (as Python's `sorted` on code points), the same on every machine.
@@ -97,20 +113,52 @@ public struct ImageFolder: Sendable {
         return imageExtensions.contains(name[name.index(after: dot)...].lowercased())
     }
 
-    private static func walk(_ dir: URL, images: inout [URL], ignored: inout [URL], hidden: inout Int) {
-        let fm = FileManager.default
-        guard let names = try? fm.contentsOfDirectory(atPath: dir.path) else { return }
-        hidden += names.filter { $0.hasPrefix(".") }.count
-        for name in names where !name.hasPrefix(".") {
-            let url = dir.appendingPathComponent(name)
-            var d: ObjCBool = false
-            guard fm.fileExists(atPath: url.path, isDirectory: &d) else { continue }
-            if d.boolValue {
-                walk(url, images: &images, ignored: &ignored, hidden: &hidden)
-            } else if isImageName(name) {
-                images.append(url)
-            } else {
-                ignored.append(url)
+    /// A depth-first walk in sorted name order that enters each real folder and lists each
+    /// real file once, whatever the symbolic links.
+    private struct Walk {
+        var ignored: [URL]
+        var hidden: Int
+        var skippedLinks: [SkippedLink] = []
+        /// Real path -> the path it was first found under.
+        private var seenFolders: [String: URL] = [:]
+        private var seenFiles: [String: URL] = [:]
+        /// The root and the class folders, entered only as themselves (a link inside a class
+        /// to the root or to a class would walk a class twice, or under another label).
+        private let reserved: [String: URL]
+
+        init(ignored: [URL], hidden: Int, reserved: [URL]) {
+            self.ignored = ignored
+            self.hidden = hidden
+            self.reserved = Dictionary(reserved.map { ($0.resolvingSymlinksInPath().path, $0) }) { first, _ in first }
+        }
+
+        mutating func folder(_ dir: URL, images: inout [URL], top: Bool) {
+            let real = dir.resolvingSymlinksInPath().path
+            if let first = seenFolders[real] ?? (top ? nil : reserved[real]) {
+                skippedLinks.append(SkippedLink(url: dir, firstFound: first))
+                return
+            }
+            seenFolders[real] = dir
+            let fm = FileManager.default
+            guard let names = try? fm.contentsOfDirectory(atPath: dir.path) else { return }
+            hidden += names.filter { $0.hasPrefix(".") }.count
+            for name in names.sorted(by: ImageFolder.pathOrder) where !name.hasPrefix(".") {
+                let url = dir.appendingPathComponent(name)
+                var d: ObjCBool = false
+                guard fm.fileExists(atPath: url.path, isDirectory: &d) else { continue }   // a broken link
+                if d.boolValue {
+                    folder(url, images: &images, top: false)
+                } else if ImageFolder.isImageName(name) {
+                    let realFile = url.resolvingSymlinksInPath().path
+                    if let first = seenFiles[realFile] {
+                        skippedLinks.append(SkippedLink(url: url, firstFound: first))
+                    } else {
+                        seenFiles[realFile] = url
+                        images.append(url)
+                    }
+                } else {
+                    ignored.append(url)
+                }
             }
         }
     }

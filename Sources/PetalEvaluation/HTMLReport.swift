@@ -115,7 +115,7 @@ public struct HTMLReport {
         if let metrics { subtitle.append("\(metrics.sampleCount) test images") }
         var s = "<header><div class=\"wrap\"><p class=\"eyebrow\">Petal training report</p>"
         s += "<div class=\"headline\"><h1>\(escapeHTML(runFolder.name))</h1>"
-        if let metrics { s += "<span class=\"big\">\(Self.percent(metrics.accuracy))</span><span>test accuracy</span>" }
+        if let metrics, !metrics.isEmpty { s += "<span class=\"big\">\(Self.percent(metrics.accuracy))</span><span>test accuracy</span>" }
         s += "</div>"
         if !subtitle.isEmpty { s += "<p class=\"sub\">\(subtitle.joined(separator: " · "))</p>" }
         s += "<nav><a href=\"#training\">Training</a><a href=\"#results\">Results</a><a href=\"#predictions\">Predictions</a>"
@@ -126,7 +126,7 @@ public struct HTMLReport {
 
     func statCards() -> String {
         var cards: [(String, String)] = []
-        if let metrics {
+        if let metrics, !metrics.isEmpty {
             cards.append(("Test accuracy", Self.percent(metrics.accuracy)))
             cards.append(("Top-\(metrics.topK) accuracy", Self.percent(metrics.topKAccuracy)))
             cards.append(("Macro F1", String(format: "%.3f", metrics.macroAverage.f1)))

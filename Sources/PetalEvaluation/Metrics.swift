@@ -33,7 +33,10 @@ public struct AveragedMetrics: Codable, Sendable, Equatable {
 ///   than 1e-15. Rows are not renormalised, as in scikit-learn 1.9 (checked); older
 ///   versions renormalised, which is the same for softmax outputs;
 /// - the normalised confusion matrix divides each row (true class) by its sum
-///   (`confusion_matrix(normalize="true")`); a class with no samples gets a row of zeros.
+///   (`confusion_matrix(normalize="true")`); a class with no samples gets a row of zeros;
+/// - over no samples at all (an empty test split) there is no metric: accuracy, top-k
+///   accuracy, the averages and log loss are NaN (written as "nan" in JSON) and `isEmpty` is true, so
+///   nothing reads as a 0 % result.
 public struct EvaluationMetrics: Codable, Sendable, Equatable {
     public var classNames: [String]
     public var sampleCount: Int
@@ -48,6 +51,9 @@ public struct EvaluationMetrics: Codable, Sendable, Equatable {
     public var confusionMatrix: [[Int]]
     /// Each row of `confusionMatrix` divided by its sum.
     public var normalizedConfusionMatrix: [[Double]]
+
+    /// True when there were no samples, so no metric.
+    public var isEmpty: Bool { sampleCount == 0 }
 
     /// The clipping bound of log loss, as scikit-learn's `eps=1e-15`.
     public static let logLossEpsilon = 1e-15
@@ -102,6 +108,7 @@ public struct EvaluationMetrics: Codable, Sendable, Equatable {
         }
 
         func average(_ weight: (ClassMetrics) -> Double) -> AveragedMetrics {
+            if n == 0 { return AveragedMetrics(precision: .nan, recall: .nan, f1: .nan) }
             let total = perClass.reduce(0) { $0 + weight($1) }
             guard total > 0 else { return AveragedMetrics(precision: 0, recall: 0, f1: 0) }
             func mean(_ value: (ClassMetrics) -> Double) -> Double {
@@ -113,13 +120,13 @@ public struct EvaluationMetrics: Codable, Sendable, Equatable {
         let correct = (0..<classCount).reduce(0) { $0 + confusion[$1][$1] }
         self.classNames = classNames
         self.sampleCount = n
-        self.accuracy = n == 0 ? 0 : Double(correct) / Double(n)
+        self.accuracy = n == 0 ? .nan : Double(correct) / Double(n)
         self.topK = min(topK, classCount)
-        self.topKAccuracy = n == 0 ? 0 : Double(topKHits) / Double(n)
+        self.topKAccuracy = n == 0 ? .nan : Double(topKHits) / Double(n)
         self.perClass = perClass
         self.macroAverage = average { _ in 1 }
         self.weightedAverage = average { Double($0.support) }
-        self.logLoss = n == 0 ? 0 : logLossSum / Double(n)
+        self.logLoss = n == 0 ? .nan : logLossSum / Double(n)
         self.confusionMatrix = confusion
         self.normalizedConfusionMatrix = confusion.map { row in
             let sum = row.reduce(0, +)

@@ -6,6 +6,7 @@ public enum MetricsTable {
     public static func render(_ metrics: EvaluationMetrics) -> String {
         var lines: [String] = []
         lines.append("Evaluated \(metrics.sampleCount) images in \(metrics.classNames.count) classes")
+        if metrics.isEmpty { return lines[0] + ": no images, so no metrics\n" }
         lines.append("")
         lines.append("accuracy        \(percent(metrics.accuracy))")
         lines.append(pad("top-\(metrics.topK) accuracy", 16) + percent(metrics.topKAccuracy))

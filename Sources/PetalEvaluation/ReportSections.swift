@@ -64,6 +64,9 @@ extension HTMLReport {
         guard let metrics else {
             return s + Self.note("No \(RunFile.metrics) or \(RunFile.predictions) in this run folder, so there are no test results.") + "</section>"
         }
+        if metrics.isEmpty {
+            return s + Self.note("The test split has no images, so there are no test results.") + "</section>"
+        }
         func row(_ name: String, _ p: Double, _ r: Double, _ f: Double, _ support: Int, average: Bool = false) -> String {
             "<tr\(average ? " class=\"avg\"" : "")><td>\(escapeHTML(name))</td><td class=\"num\">\(String(format: "%.3f", p))</td>"
                 + "<td class=\"num\">\(String(format: "%.3f", r))</td><td class=\"num\">\(String(format: "%.3f", f))</td>"

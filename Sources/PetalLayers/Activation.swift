@@ -14,20 +14,27 @@ public final class Activation: Layer, @unchecked Sendable {  // unchecked: as La
 
     public override var typeName: String { "ReLU" }
 
-    public override func forward(_ inputs: [Tensor], _ context: ForwardContext) -> Tensor {
+    public override func forward(_ inputs: [Tensor], _ context: ForwardContext) throws -> Tensor {
         let x = inputs[0]
-        let kernel = EltwiseKernel.cached(layout: x.layout, activation: function)
-        let y = output.tensor(x.layout)
-        kernel.forward(source: x, destination: y)
+        let kernel = try EltwiseKernel.cached(layout: x.layout, activation: function)
+        let y = try output.tensor(x.layout)
+        try kernel.forward(source: x, destination: y)
         saved = context.keepForBackward ? (x, kernel) : nil
         return y
     }
 
-    public override func backward(_ g: Tensor, _ context: BackwardContext) -> [Tensor?] {
+    public override func infer(_ inputs: [Tensor], buffers: TensorPool? = nil) throws -> Tensor {
+        let x = inputs[0]
+        let y = try newTensor(x.layout, buffers)
+        try EltwiseKernel.cached(layout: x.layout, activation: function).forward(source: x, destination: y)
+        return y
+    }
+
+    public override func backward(_ g: Tensor, _ context: BackwardContext) throws -> [Tensor?] {
         guard context.needsInputGradient else { return [nil] }
-        guard let saved else { fatalError("Activation \(name): backward without a training forward") }
-        let dx = inputGradient.tensor(saved.input.layout)
-        saved.kernel.backward(source: saved.input, destinationGradient: g, sourceGradient: dx)
+        guard let saved else { throw LayerError.backwardWithoutForward(layer: name) }
+        let dx = try inputGradient.tensor(saved.input.layout)
+        try saved.kernel.backward(source: saved.input, destinationGradient: g, sourceGradient: dx)
         return [dx]
     }
 
@@ -39,20 +46,27 @@ public final class Add: Layer, @unchecked Sendable {  // unchecked: as Layer
     private let output = OutputSlot()
 
     public override func outputShape(_ inputShapes: [[Int]]) -> [Int] {
+        // The model builders join blocks of equal shape: no input reaches this.
         precondition(inputShapes.count == 2 && inputShapes[0] == inputShapes[1],
                      "Add \(name): inputs \(inputShapes) differ")
         return inputShapes[0]
     }
 
-    public override func forward(_ inputs: [Tensor], _ context: ForwardContext) -> Tensor {
-        let kernel = AddKernel.cached(layout: inputs[0].layout)
-        let y = output.tensor(inputs[0].layout)
-        kernel.forward(inputs[0], inputs[1], destination: y)
+    public override func forward(_ inputs: [Tensor], _ context: ForwardContext) throws -> Tensor {
+        let kernel = try AddKernel.cached(layout: inputs[0].layout)
+        let y = try output.tensor(inputs[0].layout)
+        try kernel.forward(inputs[0], inputs[1], destination: y)
+        return y
+    }
+
+    public override func infer(_ inputs: [Tensor], buffers: TensorPool? = nil) throws -> Tensor {
+        let y = try newTensor(inputs[0].layout, buffers)
+        try AddKernel.cached(layout: inputs[0].layout).forward(inputs[0], inputs[1], destination: y)
         return y
     }
 
     /// The sum's gradient flows unchanged to both inputs.
-    public override func backward(_ g: Tensor, _ context: BackwardContext) -> [Tensor?] {
+    public override func backward(_ g: Tensor, _ context: BackwardContext) throws -> [Tensor?] {
         context.needsInputGradient ? [g, g] : [nil, nil]
     }
 }
@@ -64,7 +78,7 @@ public final class ZeroPadding2D: Layer, @unchecked Sendable {  // unchecked: as
     public let padding: [Int]
 
     public init(name: String, padding: [Int]) {
-        precondition(padding.count == 4)
+        precondition(padding.count == 4)  // the model builders pass four amounts: no input reaches this
         self.padding = padding
         super.init(name: name)
     }
@@ -73,8 +87,9 @@ public final class ZeroPadding2D: Layer, @unchecked Sendable {  // unchecked: as
         [s[0][0], s[0][1], s[0][2] + padding[0] + padding[1], s[0][3] + padding[2] + padding[3]]
     }
 
-    public override func forward(_ inputs: [Tensor], _ context: ForwardContext) -> Tensor { inputs[0] }
-    public override func backward(_ g: Tensor, _ context: BackwardContext) -> [Tensor?] {
+    public override func forward(_ inputs: [Tensor], _ context: ForwardContext) throws -> Tensor { inputs[0] }
+    public override func infer(_ inputs: [Tensor], buffers: TensorPool? = nil) throws -> Tensor { inputs[0] }
+    public override func backward(_ g: Tensor, _ context: BackwardContext) throws -> [Tensor?] {
         [context.needsInputGradient ? g : nil]
     }
 }
@@ -88,23 +103,35 @@ public final class GlobalAveragePooling2D: Layer, @unchecked Sendable {  // unch
 
     public override func outputShape(_ s: [[Int]]) -> [Int] { [s[0][0], s[0][1]] }
 
-    public override func forward(_ inputs: [Tensor], _ context: ForwardContext) -> Tensor {
+    public override func forward(_ inputs: [Tensor], _ context: ForwardContext) throws -> Tensor {
         let x = inputs[0]
         let (n, c) = (x.shape[0], x.shape[1])
-        let kernel = GlobalAveragePoolKernel.cached(layout: x.layout)
-        let p = pooled.tensor(kernel.destinationLayout)
-        kernel.forward(source: x, destination: p)
-        let y = output.tensor(.rowMajor([n, c, 1, 1]))
-        y.assign(p)
+        let kernel = try GlobalAveragePoolKernel.cached(layout: x.layout)
+        let p = try pooled.tensor(kernel.destinationLayout)
+        try kernel.forward(source: x, destination: p)
+        let y = try output.tensor(.rowMajor([n, c, 1, 1]))
+        try y.assign(p)
         savedKernel = context.keepForBackward ? kernel : nil
-        return y.reshaped([n, c])
+        return try y.reshaped([n, c])
     }
 
-    public override func backward(_ g: Tensor, _ context: BackwardContext) -> [Tensor?] {
+    public override func infer(_ inputs: [Tensor], buffers: TensorPool? = nil) throws -> Tensor {
+        let x = inputs[0]
+        let (n, c) = (x.shape[0], x.shape[1])
+        let kernel = try GlobalAveragePoolKernel.cached(layout: x.layout)
+        let p = try newTensor(kernel.destinationLayout, buffers)
+        try kernel.forward(source: x, destination: p)
+        let y = try newTensor(.rowMajor([n, c]), buffers)
+        try y.reshaped([n, c, 1, 1]).assign(p)
+        buffers?.giveBack(p)
+        return y
+    }
+
+    public override func backward(_ g: Tensor, _ context: BackwardContext) throws -> [Tensor?] {
         guard context.needsInputGradient else { return [nil] }
-        guard let kernel = savedKernel else { fatalError("GlobalAveragePooling2D \(name): backward without forward") }
-        let dx = inputGradient.tensor(kernel.layout)
-        kernel.backward(destinationGradient: g.reshaped([g.shape[0], g.shape[1], 1, 1]), sourceGradient: dx)
+        guard let kernel = savedKernel else { throw LayerError.backwardWithoutForward(layer: name) }
+        let dx = try inputGradient.tensor(kernel.layout)
+        try kernel.backward(destinationGradient: g.reshaped([g.shape[0], g.shape[1], 1, 1]), sourceGradient: dx)
         return [dx]
     }
 

@@ -24,22 +24,24 @@ public final class BatchNormalization: Layer, @unchecked Sendable {  // unchecke
     private let batchVariance: Tensor
     private let output = OutputSlot()
     private let inputGradient = OutputSlot()
-    private lazy var discardedScaleGradient = Tensor(zeros: [channels])
-    private lazy var discardedShiftGradient = Tensor(zeros: [channels])
+    private let discardedScaleGradient: Tensor
+    private let discardedShiftGradient: Tensor
 
-    public init(name: String, channels: Int, momentum: Float = 0.99, epsilon: Float = 1e-3) {
+    public init(name: String, channels: Int, momentum: Float = 0.99, epsilon: Float = 1e-3) throws {
         self.channels = channels
         self.momentum = momentum
         self.epsilon = epsilon
-        gamma = Parameter(name: "\(name)/gamma", value: Tensor(layout: .rowMajor([channels]), repeating: 1))
-        beta = Parameter(name: "\(name)/beta", value: Tensor(zeros: [channels]))
-        movingMean = Parameter(name: "\(name)/moving_mean", value: Tensor(zeros: [channels]))
+        gamma = Parameter(name: "\(name)/gamma", value: try Tensor(layout: .rowMajor([channels]), repeating: 1))
+        beta = Parameter(name: "\(name)/beta", value: try Tensor(zeros: [channels]))
+        movingMean = Parameter(name: "\(name)/moving_mean", value: try Tensor(zeros: [channels]))
         movingVariance = Parameter(name: "\(name)/moving_variance",
-                                   value: Tensor(layout: .rowMajor([channels]), repeating: 1))
+                                   value: try Tensor(layout: .rowMajor([channels]), repeating: 1))
         movingMean.trainable = false
         movingVariance.trainable = false
-        batchMean = Tensor(zeros: [channels])
-        batchVariance = Tensor(zeros: [channels])
+        batchMean = try Tensor(zeros: [channels])
+        batchVariance = try Tensor(zeros: [channels])
+        discardedScaleGradient = try Tensor(zeros: [channels])
+        discardedShiftGradient = try Tensor(zeros: [channels])
         super.init(name: name)
     }
 
@@ -49,17 +51,26 @@ public final class BatchNormalization: Layer, @unchecked Sendable {  // unchecke
     /// Whether a forward pass in this context uses the moving statistics.
     public func usesMovingStatistics(training: Bool) -> Bool { !training || !trainable || freezeStatistics }
 
-    public override func forward(_ inputs: [Tensor], _ context: ForwardContext) -> Tensor {
+    public override func forward(_ inputs: [Tensor], _ context: ForwardContext) throws -> Tensor {
         let x = inputs[0]
         let statistics: BatchNormKernel.Statistics = !usesMovingStatistics(training: context.training) ? .batch
             : context.keepForBackward ? .global : .inference
-        let kernel = BatchNormKernel.cached(layout: x.layout, epsilon: epsilon, statistics: statistics)
-        let y = output.tensor(x.layout)
+        let kernel = try BatchNormKernel.cached(layout: x.layout, epsilon: epsilon, statistics: statistics)
+        let y = try output.tensor(x.layout)
         let (mean, variance) = statistics == .batch ? (batchMean, batchVariance)
             : (movingMean.value, movingVariance.value)
-        kernel.forward(source: x, scale: gamma.value, shift: beta.value, mean: mean, variance: variance, destination: y)
+        try kernel.forward(source: x, scale: gamma.value, shift: beta.value, mean: mean, variance: variance, destination: y)
         if statistics == .batch { updateMovingStatistics() }
         saved = context.keepForBackward ? (x, kernel, mean, variance) : nil
+        return y
+    }
+
+    public override func infer(_ inputs: [Tensor], buffers: TensorPool? = nil) throws -> Tensor {
+        let x = inputs[0]
+        let kernel = try BatchNormKernel.cached(layout: x.layout, epsilon: epsilon, statistics: .inference)
+        let y = try newTensor(x.layout, buffers)
+        try kernel.forward(source: x, scale: gamma.value, shift: beta.value, mean: movingMean.value,
+                           variance: movingVariance.value, destination: y)
         return y
     }
 
@@ -74,14 +85,14 @@ public final class BatchNormalization: Layer, @unchecked Sendable {  // unchecke
         movingVariance.markUpdated()
     }
 
-    public override func backward(_ g: Tensor, _ context: BackwardContext) -> [Tensor?] {
-        guard let saved else { fatalError("BatchNormalization \(name): backward without a training forward") }
-        let dx = inputGradient.tensor(saved.input.layout)
-        saved.kernel.backward(source: saved.input, destinationGradient: g, scale: gamma.value, shift: beta.value,
-                              mean: saved.mean,
-                              variance: saved.variance, sourceGradient: dx,
-                              scaleGradient: trainable ? gamma.gradientBuffer() : discardedScaleGradient,
-                              shiftGradient: trainable ? beta.gradientBuffer() : discardedShiftGradient)
+    public override func backward(_ g: Tensor, _ context: BackwardContext) throws -> [Tensor?] {
+        guard let saved else { throw LayerError.backwardWithoutForward(layer: name) }
+        let dx = try inputGradient.tensor(saved.input.layout)
+        try saved.kernel.backward(source: saved.input, destinationGradient: g, scale: gamma.value, shift: beta.value,
+                                  mean: saved.mean,
+                                  variance: saved.variance, sourceGradient: dx,
+                                  scaleGradient: trainable ? try gamma.gradientBuffer() : discardedScaleGradient,
+                                  shiftGradient: trainable ? try beta.gradientBuffer() : discardedShiftGradient)
         return [context.needsInputGradient ? dx : nil]
     }
 

@@ -1,3 +1,4 @@
+import Foundation
 import PetalCore
 
 /// How a convolution pads its input.
@@ -49,11 +50,15 @@ public final class Conv2D: Layer, @unchecked Sendable {  // unchecked: as Layer
     private var savedKernel: ConvolutionKernel?
     private let output = OutputSlot()
     private let inputGradient = OutputSlot()
+    /// Copies of the weights in other layouts, shared by the training and inference paths:
+    /// behind `cacheLock`, as `infer` may run on several threads at once.
     private var derivedWeights: (layout: TensorLayout, version: Int, tensor: Tensor)?
     private var folded: (key: [Int], layout: TensorLayout, weights: Tensor, bias: Tensor)?
+    private let cacheLock = NSLock()
 
     public init(name: String, inputChannels: Int, filters: Int, kernelSize: [Int], strides: [Int] = [1, 1],
-                padding: Padding = .valid, groups: Int = 1, useBias: Bool = true, seed: UInt64 = 0) {
+                padding: Padding = .valid, groups: Int = 1, useBias: Bool = true, seed: UInt64 = 0) throws {
+        // The architectures choose channels and groups (not files or options): no input reaches this.
         precondition(inputChannels % groups == 0 && filters % groups == 0,
                      "Conv2D \(name): channels \(inputChannels) -> \(filters) not divisible by \(groups) groups")
         self.inputChannels = inputChannels
@@ -65,20 +70,20 @@ public final class Conv2D: Layer, @unchecked Sendable {  // unchecked: as Layer
         let shape = groups == 1
             ? [filters, inputChannels, kernelSize[0], kernelSize[1]]
             : [groups, filters / groups, inputChannels / groups, kernelSize[0], kernelSize[1]]
-        let w = Tensor(zeros: shape)
+        let w = try Tensor(zeros: shape)
         var generator = SplitMix64(seed: seed)
         let receptive = kernelSize[0] * kernelSize[1]
         glorotUniform(w, fanIn: receptive * inputChannels / groups, fanOut: receptive * filters / groups,
                       generator: &generator)
         weight = Parameter(name: "\(name)/kernel", value: w)
-        bias = useBias ? Parameter(name: "\(name)/bias", value: Tensor(zeros: [filters])) : nil
+        bias = useBias ? Parameter(name: "\(name)/bias", value: try Tensor(zeros: [filters])) : nil
         super.init(name: name)
     }
 
     /// A depthwise convolution (Keras DepthwiseConv2D, depth multiplier 1).
     public static func depthwise(name: String, channels: Int, kernelSize: [Int], strides: [Int] = [1, 1],
-                                 padding: Padding = .valid, useBias: Bool = false) -> Conv2D {
-        Conv2D(name: name, inputChannels: channels, filters: channels, kernelSize: kernelSize, strides: strides,
+                                 padding: Padding = .valid, useBias: Bool = false) throws -> Conv2D {
+        try Conv2D(name: name, inputChannels: channels, filters: channels, kernelSize: kernelSize, strides: strides,
                padding: padding, groups: channels, useBias: useBias)
     }
 
@@ -102,12 +107,12 @@ public final class Conv2D: Layer, @unchecked Sendable {  // unchecked: as Layer
                                padding: pad, groups: groups, hasBias: false).output
     }
 
-    public override func forward(_ inputs: [Tensor], _ context: ForwardContext) -> Tensor {
+    public override func forward(_ inputs: [Tensor], _ context: ForwardContext) throws -> Tensor {
         let x = inputs[0]
-        let kernel = ConvolutionKernel.cached(spec(for: x.shape), training: context.keepForBackward)
-        let y = output.tensor(kernel.destinationLayout)
-        kernel.forward(source: x, weights: weights(in: kernel.weightsLayout, adopt: context.keepForBackward),
-                       bias: bias?.value, destination: y)
+        let kernel = try ConvolutionKernel.cached(spec(for: x.shape), training: context.keepForBackward)
+        let y = try output.tensor(kernel.destinationLayout)
+        try kernel.forward(source: x, weights: weights(in: kernel.weightsLayout, adopt: context.keepForBackward),
+                           bias: bias?.value, destination: y)
         if context.keepForBackward {
             savedInput = x
             savedKernel = kernel
@@ -115,18 +120,25 @@ public final class Conv2D: Layer, @unchecked Sendable {  // unchecked: as Layer
         return y
     }
 
-    public override func backward(_ g: Tensor, _ context: BackwardContext) -> [Tensor?] {
-        guard let x = savedInput, let kernel = savedKernel else {
-            fatalError("Conv2D \(name): backward without a training forward")
-        }
+    public override func infer(_ inputs: [Tensor], buffers: TensorPool? = nil) throws -> Tensor {
+        let x = inputs[0]
+        let kernel = try ConvolutionKernel.cached(spec(for: x.shape), training: false)
+        let y = try newTensor(kernel.destinationLayout, buffers)
+        try kernel.forward(source: x, weights: weights(in: kernel.weightsLayout, adopt: false), bias: bias?.value,
+                           destination: y)
+        return y
+    }
+
+    public override func backward(_ g: Tensor, _ context: BackwardContext) throws -> [Tensor?] {
+        guard let x = savedInput, let kernel = savedKernel else { throw LayerError.backwardWithoutForward(layer: name) }
         if trainable {
-            kernel.backwardWeights(source: x, destinationGradient: g, weightsGradient: weight.gradientBuffer(),
-                                   biasGradient: bias?.gradientBuffer())
+            try kernel.backwardWeights(source: x, destinationGradient: g, weightsGradient: weight.gradientBuffer(),
+                                       biasGradient: bias?.gradientBuffer())
         }
         guard context.needsInputGradient else { return [nil] }
-        let dx = inputGradient.tensor(kernel.sourceGradientLayout)
-        kernel.backwardData(destinationGradient: g, weights: weights(in: kernel.backwardDataWeightsLayout, adopt: false),
-                            sourceGradient: dx)
+        let dx = try inputGradient.tensor(kernel.sourceGradientLayout())
+        try kernel.backwardData(destinationGradient: g,
+                                weights: weights(in: kernel.backwardDataWeightsLayout(), adopt: false), sourceGradient: dx)
         return [dx]
     }
 
@@ -137,44 +149,67 @@ public final class Conv2D: Layer, @unchecked Sendable {  // unchecked: as Layer
 
     /// The weights in the layout a kernel wants. A trainable layer adopts that layout once,
     /// so optimizers update it in place; otherwise a converted copy is kept until the weights change.
-    private func weights(in layout: TensorLayout, adopt: Bool) -> Tensor {
+    private func weights(in layout: TensorLayout, adopt: Bool) throws -> Tensor {
         if weight.layout == layout { return weight.value }
         if adopt && trainable {
-            weight.adopt(layout: layout)
+            try weight.adopt(layout: layout)
             return weight.value
         }
-        if let d = derivedWeights, d.layout == layout, d.version == weight.version { return d.tensor }
-        // Weights are small: one thread converts them faster than waking OpenMP's team, and
-        // the copy's storage is reused from step to step.
-        let converted = derivedWeights?.layout == layout ? derivedWeights!.tensor : Tensor(layout: layout)
-        DNNL.singleThreaded { converted.assign(weight.value) }
-        derivedWeights = (layout, weight.version, converted)
-        return converted
+        return try cacheLock.withLock {
+            if let d = derivedWeights, d.layout == layout, d.version == weight.version { return d.tensor }
+            // Weights are small: one thread converts them faster than waking OpenMP's team, and
+            // the copy's storage is reused from step to step (training: the weights change
+            // only between steps, when no inference runs).
+            let converted = derivedWeights?.layout == layout ? derivedWeights!.tensor : try Tensor(layout: layout)
+            try DNNL.singleThreaded { try converted.assign(weight.value) }
+            derivedWeights = (layout, weight.version, converted)
+            return converted
+        }
     }
 
     /// Inference forward with a following batch norm folded into the weights and bias, and
     /// an activation as oneDNN post-op: one primitive instead of three.
-    public func forwardFolded(_ x: Tensor, batchNorm bn: BatchNormalization, activation: FusedActivation?) -> Tensor {
-        let spec = spec(for: x.shape)
-        let foldedSpec = ConvolutionSpec(input: spec.input, outputChannels: spec.outputChannels, kernel: spec.kernelSize,
-                                         stride: spec.stride, padding: spec.padding, groups: spec.groups, hasBias: true)
-        let kernel = ConvolutionKernel.cached(foldedSpec, training: false, activation: activation)
-        let key = [weight.version, bias?.version ?? -1] + bn.weights.map(\.version)
-        if folded == nil || folded!.key != key || folded!.layout != kernel.weightsLayout {
-            let (w, b) = foldBatchNorm(bn)
-            folded = (key, kernel.weightsLayout, w.reordered(to: kernel.weightsLayout), b)
-        }
-        let y = output.tensor(kernel.destinationLayout)
-        kernel.forward(source: x, weights: folded!.weights, bias: folded!.bias, destination: y)
+    public func forwardFolded(_ x: Tensor, batchNorm bn: BatchNormalization, activation: FusedActivation?) throws -> Tensor {
+        let (kernel, weights, bias) = try foldedKernel(for: x, batchNorm: bn, activation: activation)
+        let y = try output.tensor(kernel.destinationLayout)
+        try kernel.forward(source: x, weights: weights, bias: bias, destination: y)
         return y
     }
 
+    /// `forwardFolded` as `infer` does it: a new output tensor, nothing kept (thread-safe).
+    public func inferFolded(_ x: Tensor, batchNorm bn: BatchNormalization, activation: FusedActivation?,
+                            buffers: TensorPool? = nil) throws -> Tensor {
+        let (kernel, weights, bias) = try foldedKernel(for: x, batchNorm: bn, activation: activation)
+        let y = try newTensor(kernel.destinationLayout, buffers)
+        try kernel.forward(source: x, weights: weights, bias: bias, destination: y)
+        return y
+    }
+
+    /// The fused kernel and the folded weights and bias, refolded when any weight changed.
+    private func foldedKernel(for x: Tensor, batchNorm bn: BatchNormalization, activation: FusedActivation?)
+        throws -> (ConvolutionKernel, Tensor, Tensor) {
+        let spec = spec(for: x.shape)
+        let foldedSpec = ConvolutionSpec(input: spec.input, outputChannels: spec.outputChannels, kernel: spec.kernelSize,
+                                         stride: spec.stride, padding: spec.padding, groups: spec.groups, hasBias: true)
+        let kernel = try ConvolutionKernel.cached(foldedSpec, training: false, activation: activation)
+        let key = [weight.version, bias?.version ?? -1] + bn.weights.map(\.version)
+        return try cacheLock.withLock {
+            if let folded, folded.key == key, folded.layout == kernel.weightsLayout {
+                return (kernel, folded.weights, folded.bias)
+            }
+            let (w, b) = try foldBatchNorm(bn)
+            let made = (key: key, layout: kernel.weightsLayout, weights: try w.reordered(to: kernel.weightsLayout), bias: b)
+            folded = made
+            return (kernel, made.weights, made.bias)
+        }
+    }
+
     /// W' = W * gamma / sqrt(var + eps) per output channel; b' = beta + (b - mean) * gamma / sqrt(var + eps).
-    private func foldBatchNorm(_ bn: BatchNormalization) -> (Tensor, Tensor) {
-        let w = weight.value.rowMajor().toArray()
-        let gamma = bn.gamma.value.toArray(), beta = bn.beta.value.toArray()
-        let mean = bn.movingMean.value.toArray(), variance = bn.movingVariance.value.toArray()
-        let oldBias = bias?.value.toArray() ?? Array(repeating: 0, count: filters)
+    private func foldBatchNorm(_ bn: BatchNormalization) throws -> (Tensor, Tensor) {
+        let w = try weight.value.rowMajor().toArray()
+        let gamma = try bn.gamma.value.toArray(), beta = try bn.beta.value.toArray()
+        let mean = try bn.movingMean.value.toArray(), variance = try bn.movingVariance.value.toArray()
+        let oldBias = try bias?.value.toArray() ?? Array(repeating: 0, count: filters)
         let perFilter = w.count / filters
         var folded = w
         var newBias = [Float](repeating: 0, count: filters)
@@ -183,6 +218,6 @@ public final class Conv2D: Layer, @unchecked Sendable {  // unchecked: as Layer
             for i in 0..<perFilter { folded[o * perFilter + i] *= s }
             newBias[o] = beta[o] + (oldBias[o] - mean[o]) * s
         }
-        return (Tensor(shape: weight.shape, values: folded), Tensor(shape: [filters], values: newBias))
+        return (try Tensor(shape: weight.shape, values: folded), try Tensor(shape: [filters], values: newBias))
     }
 }

@@ -16,49 +16,64 @@ public final class Dense: Layer, @unchecked Sendable {  // unchecked: as Layer
     private let inputGradient = OutputSlot()
     private let preActivationGradient = OutputSlot()
 
-    public init(name: String, inputs: Int, units: Int, activation: FusedActivation? = nil, seed: UInt64 = 0) {
+    public init(name: String, inputs: Int, units: Int, activation: FusedActivation? = nil, seed: UInt64 = 0) throws {
+        guard inputs > 0, units > 0 else {
+            throw LayerError.invalidConfiguration(layer: name, reason: "\(inputs) inputs and \(units) units; both must be at least 1")
+        }
         self.inputs = inputs
         self.units = units
         self.activation = activation
-        let w = Tensor(zeros: [units, inputs])
+        let w = try Tensor(zeros: [units, inputs])
         var generator = SplitMix64(seed: seed)
         glorotUniform(w, fanIn: inputs, fanOut: units, generator: &generator)
         weight = Parameter(name: "\(name)/kernel", value: w)
-        bias = Parameter(name: "\(name)/bias", value: Tensor(zeros: [units]))
+        bias = Parameter(name: "\(name)/bias", value: try Tensor(zeros: [units]))
         super.init(name: name)
     }
 
     public override var trainableParameters: [Parameter] { [weight, bias] }
     public override func outputShape(_ s: [[Int]]) -> [Int] { [s[0][0], units] }
 
-    public override func forward(_ inputsTensors: [Tensor], _ context: ForwardContext) -> Tensor {
-        let x = inputsTensors[0].rowMajor()
-        let kernel = InnerProductKernel.cached(batch: x.shape[0], inputs: inputs, outputs: units)
-        let y = output.tensor(.rowMajor([x.shape[0], units]))
-        kernel.forward(source: x, weights: weight.value, bias: bias.value, destination: y)
+    public override func forward(_ inputsTensors: [Tensor], _ context: ForwardContext) throws -> Tensor {
+        let x = try inputsTensors[0].rowMajor()
+        let kernel = try InnerProductKernel.cached(batch: x.shape[0], inputs: inputs, outputs: units)
+        let y = try output.tensor(.rowMajor([x.shape[0], units]))
+        try kernel.forward(source: x, weights: weight.value, bias: bias.value, destination: y)
         saved = context.keepForBackward ? (x, kernel) : nil
         guard let activation else { return y }
-        let a = activated.tensor(y.layout)
-        EltwiseKernel.cached(layout: y.layout, activation: activation).forward(source: y, destination: a)
+        let a = try activated.tensor(y.layout)
+        try EltwiseKernel.cached(layout: y.layout, activation: activation).forward(source: y, destination: a)
         return a
     }
 
-    public override func backward(_ g: Tensor, _ context: BackwardContext) -> [Tensor?] {
-        guard let saved else { fatalError("Dense \(name): backward without a training forward") }
-        var dy = g.rowMajor()
+    public override func infer(_ inputs: [Tensor], buffers: TensorPool? = nil) throws -> Tensor {
+        let x = try inputs[0].rowMajor()
+        let kernel = try InnerProductKernel.cached(batch: x.shape[0], inputs: self.inputs, outputs: units)
+        let y = try newTensor(.rowMajor([x.shape[0], units]), buffers)
+        try kernel.forward(source: x, weights: weight.value, bias: bias.value, destination: y)
+        guard let activation else { return y }
+        let a = try newTensor(y.layout, buffers)
+        try EltwiseKernel.cached(layout: y.layout, activation: activation).forward(source: y, destination: a)
+        buffers?.giveBack(y)
+        return a
+    }
+
+    public override func backward(_ g: Tensor, _ context: BackwardContext) throws -> [Tensor?] {
+        guard let saved else { throw LayerError.backwardWithoutForward(layer: name) }
+        var dy = try g.rowMajor()
         if let activation {
-            let pre = preActivationGradient.tensor(dy.layout)
-            EltwiseKernel.cached(layout: dy.layout, activation: activation)
+            let pre = try preActivationGradient.tensor(dy.layout)
+            try EltwiseKernel.cached(layout: dy.layout, activation: activation)
                 .backward(source: output.tensor(dy.layout), destinationGradient: dy, sourceGradient: pre)
             dy = pre
         }
         if trainable {
-            saved.kernel.backwardWeights(source: saved.input, destinationGradient: dy,
-                                         weightsGradient: weight.gradientBuffer(), biasGradient: bias.gradientBuffer())
+            try saved.kernel.backwardWeights(source: saved.input, destinationGradient: dy,
+                                             weightsGradient: weight.gradientBuffer(), biasGradient: bias.gradientBuffer())
         }
         guard context.needsInputGradient else { return [nil] }
-        let dx = inputGradient.tensor(saved.input.layout)
-        saved.kernel.backwardData(destinationGradient: dy, weights: weight.value, sourceGradient: dx)
+        let dx = try inputGradient.tensor(saved.input.layout)
+        try saved.kernel.backwardData(destinationGradient: dy, weights: weight.value, sourceGradient: dx)
         return [dx]
     }
 
@@ -74,17 +89,19 @@ public final class Dropout: Layer, @unchecked Sendable {  // unchecked: as Layer
     private let output = OutputSlot()
     private let inputGradient = OutputSlot()
 
-    public init(name: String, rate: Float, seed: UInt64 = 0) {
-        precondition(rate >= 0 && rate < 1, "Dropout \(name): rate \(rate) must be in [0, 1)")
+    public init(name: String, rate: Float, seed: UInt64 = 0) throws {
+        guard rate >= 0 && rate < 1 else {
+            throw LayerError.invalidConfiguration(layer: name, reason: "dropout rate \(rate) must be in [0, 1)")
+        }
         self.rate = rate
         generator = SplitMix64(seed: seed)
         super.init(name: name)
     }
 
-    public override func forward(_ inputs: [Tensor], _ context: ForwardContext) -> Tensor {
+    public override func forward(_ inputs: [Tensor], _ context: ForwardContext) throws -> Tensor {
         guard context.training, rate > 0 else { return inputs[0] }
-        let x = inputs[0].rowMajor()
-        let y = output.tensor(x.layout)
+        let x = try inputs[0].rowMajor()
+        let y = try output.tensor(x.layout)
         let keep = 1 / (1 - rate)
         if mask.count != x.count { mask = [Float](repeating: 0, count: x.count) }
         withExtendedLifetime(x) {
@@ -97,11 +114,14 @@ public final class Dropout: Layer, @unchecked Sendable {  // unchecked: as Layer
         return y
     }
 
-    public override func backward(_ g: Tensor, _ context: BackwardContext) -> [Tensor?] {
+    /// The identity: dropout is active in training only.
+    public override func infer(_ inputs: [Tensor], buffers: TensorPool? = nil) throws -> Tensor { inputs[0] }
+
+    public override func backward(_ g: Tensor, _ context: BackwardContext) throws -> [Tensor?] {
         guard context.needsInputGradient else { return [nil] }
         guard rate > 0, mask.count == g.count else { return [g] }
-        let gRow = g.rowMajor()
-        let dx = inputGradient.tensor(gRow.layout)
+        let gRow = try g.rowMajor()
+        let dx = try inputGradient.tensor(gRow.layout)
         withExtendedLifetime(gRow) {
             let src = gRow.floats, dst = dx.floats
             for i in 0..<g.count { dst[i] = src[i] * mask[i] }

@@ -1,4 +1,30 @@
+import Foundation
 import PetalCore
+
+/// What can go wrong in a layer or network that its input (a batch, labels, a head's
+/// configuration) can cause.
+public enum LayerError: Error, Equatable, CustomStringConvertible, LocalizedError {
+    /// A layer's settings cannot work (e.g. a dropout rate of 1, a Dense with no units).
+    case invalidConfiguration(layer: String, reason: String)
+    /// A tensor given to the network does not have the shape it takes.
+    case shapeMismatch(what: String, expected: [Int], found: [Int])
+    /// Labels that do not fit the logits (count or class index).
+    case invalidLabels(reason: String)
+    /// `backward` called without a training forward before it.
+    case backwardWithoutForward(layer: String)
+
+    public var description: String {
+        switch self {
+        case let .invalidConfiguration(layer, reason): return "layer \(layer): \(reason)"
+        case let .shapeMismatch(what, expected, found):
+            return "\(what) has shape \(found) but the network takes \(expected)"
+        case let .invalidLabels(reason): return "labels do not fit the model: \(reason)"
+        case let .backwardWithoutForward(layer): return "layer \(layer): backward pass without a training forward"
+        }
+    }
+
+    public var errorDescription: String? { description }
+}
 
 /// What a forward pass is for.
 public struct ForwardContext: Sendable {
@@ -25,8 +51,11 @@ public struct BackwardContext: Sendable {
 /// gives the gradient of its inputs and (when trainable) of its parameters.
 ///
 /// Subclasses own their output tensors and reuse them from step to step; a tensor returned
-/// by `forward` or `backward` is valid until the layer's next call.
-open class Layer: @unchecked Sendable {  // unchecked: its mutable state is used by one thread at a time
+/// by `forward` or `backward` is valid until the layer's next call. `forward` and `backward`
+/// are the training path: they keep state, so a layer being trained is used by one thread.
+/// `infer` keeps nothing and returns a tensor of its own, so one (trained) layer can serve
+/// several threads at once.
+open class Layer: @unchecked Sendable {  // unchecked: training state is used by one thread; `infer` only reads
     /// The layer's name, as Keras (or the reference implementation) names it.
     public let name: String
     /// False freezes the layer: no parameter gradients, batch norm on its moving statistics.
@@ -48,14 +77,23 @@ open class Layer: @unchecked Sendable {  // unchecked: its mutable state is used
     /// The output shape for the given input shapes (N, C, H, W) or (N, features).
     open func outputShape(_ inputShapes: [[Int]]) -> [Int] { inputShapes[0] }
 
-    open func forward(_ inputs: [Tensor], _ context: ForwardContext) -> Tensor {
-        fatalError("\(typeName) must implement forward")
+    // Every layer overrides forward and backward: no input reaches the failures below.
+    open func forward(_ inputs: [Tensor], _ context: ForwardContext) throws -> Tensor {
+        preconditionFailure("\(typeName) must implement forward")
     }
 
     /// Gradients with respect to each input (nil where not needed). Parameter gradients are
     /// written into the parameters' gradient buffers when the layer is trainable.
-    open func backward(_ outputGradient: Tensor, _ context: BackwardContext) -> [Tensor?] {
-        fatalError("\(typeName) must implement backward")
+    open func backward(_ outputGradient: Tensor, _ context: BackwardContext) throws -> [Tensor?] {
+        preconditionFailure("\(typeName) must implement backward")
+    }
+
+    /// The inference forward pass (moving statistics, no dropout) without any effect on the
+    /// layer: the output is a new tensor (from `buffers` when given) and nothing is kept, so
+    /// several threads may call it at once on one layer, as long as none trains or loads it
+    /// meanwhile.
+    open func infer(_ inputs: [Tensor], buffers: TensorPool? = nil) throws -> Tensor {
+        preconditionFailure("\(typeName) must implement infer")
     }
 
     /// Drops what the last forward kept for backward (memory between phases).
@@ -72,8 +110,14 @@ public final class InputLayer: Layer, @unchecked Sendable {  // unchecked: as La
         super.init(name: name)
     }
 
-    public override func forward(_ inputs: [Tensor], _ context: ForwardContext) -> Tensor { inputs[0] }
-    public override func backward(_ g: Tensor, _ c: BackwardContext) -> [Tensor?] { [g] }
+    public override func forward(_ inputs: [Tensor], _ context: ForwardContext) throws -> Tensor { inputs[0] }
+    public override func backward(_ g: Tensor, _ c: BackwardContext) throws -> [Tensor?] { [g] }
+    public override func infer(_ inputs: [Tensor], buffers: TensorPool? = nil) throws -> Tensor { inputs[0] }
+}
+
+/// A tensor for an inference output: from the pool when there is one, else a new one.
+func newTensor(_ layout: TensorLayout, _ buffers: TensorPool?) throws -> Tensor {
+    try buffers?.tensor(layout) ?? Tensor(layout: layout)
 }
 
 /// Glorot (Xavier) uniform initialisation, Keras's default for kernels, seeded.

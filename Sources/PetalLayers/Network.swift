@@ -6,8 +6,9 @@ import PetalCore
 ///
 /// Forward runs the layers in order, fusing what oneDNN can fuse; backward runs them in
 /// reverse and stops at the earliest trainable layer: nothing is back-propagated through a
-/// frozen prefix.
-public final class Network: @unchecked Sendable {  // unchecked: as Layer
+/// frozen prefix. `forward` and `backward` keep state (a network being trained is used by
+/// one thread); `infer` keeps none, so one network can serve several threads at once.
+public final class Network: @unchecked Sendable {  // unchecked: training state is used by one thread; `infer` only reads
     public struct Node: Sendable {
         public let layer: Layer
         public let inputs: [Int]
@@ -20,6 +21,8 @@ public final class Network: @unchecked Sendable {  // unchecked: as Layer
     private var outputs: [Tensor?] = []
     private var gradients: [Tensor?] = []
     private var gradientSums: [OutputSlot] = []
+    /// Buffers of `infer`'s intermediate outputs, reused by later layers and calls.
+    private let activations = TensorPool()
 
     public init(input: InputLayer) {
         nodes = [Node(layer: input, inputs: [])]
@@ -37,6 +40,7 @@ public final class Network: @unchecked Sendable {  // unchecked: as Layer
     @discardableResult
     public func add(_ layer: Layer, inputs: [Int]? = nil) -> Int {
         let sources = inputs ?? [last]
+        // Networks are wired by the architectures' code, not by files or options: no input reaches these.
         precondition(sources.allSatisfy { $0 >= 0 && $0 < nodes.count }, "Network: \(layer.name) reads a later layer")
         precondition(self.layer(named: layer.name) == nil, "Network: two layers named \(layer.name)")
         for s in sources {
@@ -102,7 +106,9 @@ public final class Network: @unchecked Sendable {  // unchecked: as Layer
     /// The returned tensor is reused by the next call.
     /// `keepEverything` keeps every layer ready for a backward pass to the input; `through`
     /// stops after that layer and returns its output (e.g. a backbone's feature map).
-    public func forward(_ x: Tensor, training: Bool, keepEverything: Bool = false, through end: Int? = nil) -> Tensor {
+    public func forward(_ x: Tensor, training: Bool, keepEverything: Bool = false, through end: Int? = nil) throws
+        -> Tensor {
+        try checkInput(x)
         let lastNode = end ?? nodes.count - 1
         let trainable = hasTrainableParameters
         let needs = needsInputGradient()
@@ -112,10 +118,8 @@ public final class Network: @unchecked Sendable {  // unchecked: as Layer
         var i = 1
         while i <= lastNode {
             if let fused = foldableGroup(at: i, training: training, inBackward: inBackward), fused.end <= lastNode {
-                let conv = nodes[i].layer as! Conv2D
-                let bn = nodes[fused.batchNorm].layer as! BatchNormalization
-                let activation = fused.activation.map { (nodes[$0].layer as! Activation).function }
-                let y = conv.forwardFolded(outputs[nodes[i].inputs[0]]!, batchNorm: bn, activation: activation)
+                let y = try fused.conv.forwardFolded(outputs[nodes[i].inputs[0]]!, batchNorm: fused.batchNorm,
+                                                     activation: fused.activation)
                 for j in i...fused.end { nodes[j].layer.releaseSavedState() }
                 outputs[fused.end] = y
                 i = fused.end + 1
@@ -123,7 +127,7 @@ public final class Network: @unchecked Sendable {  // unchecked: as Layer
             }
             let node = nodes[i]
             let context = ForwardContext(training: training, keepForBackward: inBackward[i])
-            outputs[i] = node.layer.forward(node.inputs.map { outputs[$0]! }, context)
+            outputs[i] = try node.layer.forward(node.inputs.map { outputs[$0]! }, context)
             if !inBackward[i] { node.layer.releaseSavedState() }
             i += 1
         }
@@ -133,20 +137,73 @@ public final class Network: @unchecked Sendable {  // unchecked: as Layer
         return result
     }
 
+    /// The inference forward pass (moving statistics, no dropout, batch norms folded into
+    /// their convolutions) without any effect on the network or its layers: each call makes
+    /// its own tensors and keeps none, so several threads may run it at once on one network,
+    /// as long as none trains it or loads weights into it meanwhile. Results are the same as
+    /// `forward(x, training: false)`'s. `through` stops after that layer.
+    public func infer(_ x: Tensor, through end: Int? = nil) throws -> Tensor {
+        try checkInput(x)
+        let lastNode = end ?? nodes.count - 1
+        let noBackward = [Bool](repeating: false, count: nodes.count)
+        var outputs = [Tensor?](repeating: nil, count: nodes.count)
+        // Reads still to come of each tensor (layers such as Dropout pass their input on, so
+        // one tensor can be several layers' output); at zero it goes back to the pool for the
+        // next layers and calls. The input and the result are never given back.
+        var readsLeft: [ObjectIdentifier: Int] = [:]
+        func produced(_ y: Tensor, by i: Int) {
+            outputs[i] = y
+            readsLeft[ObjectIdentifier(y), default: 0] += consumers[i].count + (i == lastNode || i == 0 ? 1 : 0)
+        }
+        func read(_ sources: [Int]) {
+            for s in sources {
+                guard let tensor = outputs[s] else { continue }
+                let id = ObjectIdentifier(tensor)
+                readsLeft[id, default: 0] -= 1
+                if readsLeft[id] == 0 { activations.giveBack(tensor) }
+            }
+        }
+        produced(x, by: 0)
+        var i = 1
+        while i <= lastNode {
+            if let fused = foldableGroup(at: i, training: false, inBackward: noBackward), fused.end <= lastNode {
+                produced(try fused.conv.inferFolded(outputs[nodes[i].inputs[0]]!, batchNorm: fused.batchNorm,
+                                                    activation: fused.activation, buffers: activations), by: fused.end)
+                read(nodes[i].inputs)
+                i = fused.end + 1
+                continue
+            }
+            let node = nodes[i]
+            produced(try node.layer.infer(node.inputs.map { outputs[$0]! }, buffers: activations), by: i)
+            read(node.inputs)
+            i += 1
+        }
+        return outputs[lastNode]!
+    }
+
+    /// A batch for this network: (N, C, H, W) or (N, features) with the input layer's shape after N.
+    private func checkInput(_ x: Tensor) throws {
+        guard x.shape.count == input.shape.count + 1, x.shape[0] > 0, Array(x.shape.dropFirst()) == input.shape else {
+            throw LayerError.shapeMismatch(what: "the input batch", expected: [x.shape.first ?? 1] + input.shape,
+                                           found: x.shape)
+        }
+    }
+
     /// A Conv2D at `i` followed by its only consumer, a BatchNormalization on moving
     /// statistics, and optionally that one's only consumer, a ReLU/ReLU6: computed as one
     /// convolution with the batch norm folded in and the activation as post-op, when none of
     /// them takes part in a backward pass.
     private func foldableGroup(at i: Int, training: Bool, inBackward: [Bool])
-        -> (batchNorm: Int, activation: Int?, end: Int)? {
-        guard nodes[i].layer is Conv2D, consumers[i].count == 1 else { return nil }
+        -> (conv: Conv2D, batchNorm: BatchNormalization, activation: FusedActivation?, end: Int)? {
+        guard let conv = nodes[i].layer as? Conv2D, consumers[i].count == 1 else { return nil }
         let b = consumers[i][0]
         guard b == i + 1, let bn = nodes[b].layer as? BatchNormalization,
               bn.usesMovingStatistics(training: training), !inBackward[i], !inBackward[b] else { return nil }
-        if consumers[b].count == 1, consumers[b][0] == b + 1, nodes[b + 1].layer is Activation, !inBackward[b + 1] {
-            return (b, b + 1, b + 1)
+        if consumers[b].count == 1, consumers[b][0] == b + 1, let activation = nodes[b + 1].layer as? Activation,
+           !inBackward[b + 1] {
+            return (conv, bn, activation.function, b + 1)
         }
-        return (b, nil, b)
+        return (conv, bn, nil, b)
     }
 
     // MARK: - Backward
@@ -157,7 +214,7 @@ public final class Network: @unchecked Sendable {  // unchecked: as Layer
     /// With `inputGradient`, every layer passes its gradient on and the gradient with
     /// respect to the network's input is returned (for gradient checks and saliency).
     @discardableResult
-    public func backward(_ outputGradient: Tensor, inputGradient: Bool = false) -> Tensor? {
+    public func backward(_ outputGradient: Tensor, inputGradient: Bool = false) throws -> Tensor? {
         let trainable = hasTrainableParameters
         let needs = inputGradient ? Array(repeating: true, count: nodes.count) : needsInputGradient()
         gradients = Array(repeating: nil, count: nodes.count)
@@ -166,11 +223,11 @@ public final class Network: @unchecked Sendable {  // unchecked: as Layer
         for i in stride(from: nodes.count - 1, through: 1, by: -1) {
             guard trainable[i] || needs[i], let g = gradients[i] else { continue }
             let node = nodes[i]
-            let inputGradients = node.layer.backward(g, BackwardContext(needsInputGradient: needs[i]))
+            let inputGradients = try node.layer.backward(g, BackwardContext(needsInputGradient: needs[i]))
             gradients[i] = nil
             for (source, gradient) in zip(node.inputs, inputGradients) {
                 guard let gradient else { continue }
-                accumulate(gradient, into: source)
+                try accumulate(gradient, into: source)
             }
         }
         let result = gradients[0]
@@ -178,13 +235,13 @@ public final class Network: @unchecked Sendable {  // unchecked: as Layer
         return result
     }
 
-    private func accumulate(_ gradient: Tensor, into index: Int) {
+    private func accumulate(_ gradient: Tensor, into index: Int) throws {
         guard let existing = gradients[index] else {
             gradients[index] = gradient
             return
         }
-        let sum = gradientSums[index].tensor(existing.layout)
-        AddKernel.cached(layout: existing.layout).forward(existing, gradient, destination: sum)
+        let sum = try gradientSums[index].tensor(existing.layout)
+        try AddKernel.cached(layout: existing.layout).forward(existing, gradient, destination: sum)
         gradients[index] = sum
     }
 

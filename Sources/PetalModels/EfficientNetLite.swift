@@ -28,7 +28,10 @@ public enum EfficientNetLite {
     /// Builds Lite`variant`; with `classes`, adds the top (pooling, dropout, `_fc`, logits).
     public static func build(variant: Int, height: Int, width: Int, classes: Int? = nil,
                              binder: WeightBinder) throws -> Network {
-        precondition((0...4).contains(variant), "EfficientNet-Lite: variant must be 0...4, got \(variant)")
+        guard (0...4).contains(variant) else {
+            throw ModelError.invalidArchitecture("EfficientNet-Lite: variant must be 0...4, got \(variant)")
+        }
+        guard height >= 1 && width >= 1 else { throw ModelError.inputTooSmall(minimum: 1, height: height, width: width) }
         let v = variants[variant]
         let network = Network(input: InputLayer(name: "input", shape: [3, height, width]))
         let b = NetworkBuilder(network: network, binder: binder, batchNormMomentum: 0.99, batchNormEpsilon: 1e-3)
@@ -54,7 +57,7 @@ public enum EfficientNetLite {
         b.relu6("head_relu")
         if let classes {
             b.globalAveragePooling("_avg_pooling")
-            b.dropout("_dropout", rate: v.dropout, seed: 1)
+            try b.dropout("_dropout", rate: v.dropout, seed: 1)
             try b.dense("_fc", units: classes, seed: 1)
         }
         return network

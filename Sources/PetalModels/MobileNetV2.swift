@@ -38,8 +38,10 @@ public enum MobileNetV2 {
     /// (global pooling and the `predictions` Dense, returning logits).
     public static func build(alpha: Double, height: Int, width: Int, classes: Int? = nil,
                              binder: WeightBinder) throws -> Network {
-        precondition(alphas.contains(alpha), "MobileNetV2: alpha must be one of \(alphas), got \(alpha)")
-        precondition(height >= 32 && width >= 32, "MobileNetV2: input must be at least 32x32, got \(height)x\(width)")
+        guard alphas.contains(alpha) else {
+            throw ModelError.invalidArchitecture("MobileNetV2: alpha must be one of \(alphas), got \(alpha)")
+        }
+        guard height >= 32 && width >= 32 else { throw ModelError.inputTooSmall(minimum: 32, height: height, width: width) }
         let network = Network(input: InputLayer(name: "input_1", shape: [3, height, width]))
         let b = NetworkBuilder(network: network, binder: binder, batchNormMomentum: 0.999, batchNormEpsilon: 1e-3)
         try b.conv("Conv1", filters: makeDivisible(32 * alpha), kernel: 3, stride: 2, padding: .same)

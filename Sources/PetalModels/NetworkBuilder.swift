@@ -27,7 +27,7 @@ public struct NetworkBuilder {
                      padding: Padding, groups: Int = 1, bias: Bool = false) throws -> Int {
         let source = input ?? last
         let channels = channels(of: source)
-        let layer = Conv2D(name: name, inputChannels: channels, filters: filters, kernelSize: [kernel, kernel],
+        let layer = try Conv2D(name: name, inputChannels: channels, filters: filters, kernelSize: [kernel, kernel],
                            strides: [stride, stride], padding: padding, groups: groups, useBias: bias,
                            seed: UInt64(network.nodes.count))
         try binder.bind(layer)
@@ -42,7 +42,7 @@ public struct NetworkBuilder {
 
     @discardableResult
     public func batchNorm(_ name: String) throws -> Int {
-        let layer = BatchNormalization(name: name, channels: channels(of: last), momentum: batchNormMomentum,
+        let layer = try BatchNormalization(name: name, channels: channels(of: last), momentum: batchNormMomentum,
                                        epsilon: batchNormEpsilon)
         try binder.bind(layer)
         return network.add(layer)
@@ -63,13 +63,13 @@ public struct NetworkBuilder {
     public func globalAveragePooling(_ name: String) -> Int { network.add(GlobalAveragePooling2D(name: name)) }
 
     @discardableResult
-    public func dropout(_ name: String, rate: Float, seed: UInt64) -> Int {
-        network.add(Dropout(name: name, rate: rate, seed: seed))
+    public func dropout(_ name: String, rate: Float, seed: UInt64) throws -> Int {
+        network.add(try Dropout(name: name, rate: rate, seed: seed))
     }
 
     @discardableResult
     public func dense(_ name: String, units: Int, activation: FusedActivation? = nil, seed: UInt64) throws -> Int {
-        let layer = Dense(name: name, inputs: channels(of: last), units: units, activation: activation, seed: seed)
+        let layer = try Dense(name: name, inputs: channels(of: last), units: units, activation: activation, seed: seed)
         try binder.bind(layer)
         return network.add(layer)
     }

@@ -20,7 +20,7 @@ public struct HeadConfig: Codable, Hashable, Sendable {
 
 /// A pretrained backbone with a new classification head, in one network whose layer
 /// indices start with the backbone's (Keras's numbering, input included).
-public final class TransferClassifier: @unchecked Sendable {  // unchecked: as its Network
+public final class TransferClassifier: @unchecked Sendable {  // unchecked: as its Network (predict only reads)
     public let architecture: Architecture
     public let classNames: [String]
     public let inputSize: Int
@@ -35,7 +35,7 @@ public final class TransferClassifier: @unchecked Sendable {  // unchecked: as i
     /// `PretrainedWeights.binder`); the head starts from seeded Glorot initialisation.
     public init(architecture: Architecture, classNames: [String], inputSize: Int, head: HeadConfig = HeadConfig(),
                 base: WeightBinder, seed: UInt64 = 42) throws {
-        precondition(classNames.count >= 2, "TransferClassifier: needs at least two classes")
+        guard classNames.count >= 2 else { throw ModelError.tooFewClasses(classNames) }
         self.architecture = architecture
         self.classNames = classNames
         self.inputSize = inputSize
@@ -62,10 +62,10 @@ public final class TransferClassifier: @unchecked Sendable {  // unchecked: as i
         let b = NetworkBuilder(network: network, binder: binder, batchNormMomentum: 0.99, batchNormEpsilon: 1e-3)
         b.globalAveragePooling("global_average_pooling2d")
         for (i, units) in head.hiddenUnits.enumerated() {
-            if head.dropout > 0 { b.dropout("dropout_hidden_\(i)", rate: head.dropout, seed: seed &+ UInt64(2 * i + 1)) }
+            if head.dropout > 0 { try b.dropout("dropout_hidden_\(i)", rate: head.dropout, seed: seed &+ UInt64(2 * i + 1)) }
             try b.dense("dense_hidden_\(i)", units: units, activation: .relu, seed: seed &+ UInt64(2 * i + 2))
         }
-        if head.dropout > 0 { b.dropout("dropout", rate: head.dropout, seed: seed &+ 101) }
+        if head.dropout > 0 { try b.dropout("dropout", rate: head.dropout, seed: seed &+ 101) }
         try b.dense("predictions", units: classes, seed: seed &+ 102)
     }
 
@@ -95,11 +95,12 @@ public final class TransferClassifier: @unchecked Sendable {  // unchecked: as i
 
     // MARK: - Inference
 
-    /// Class probabilities for a batch of normalised images (N, 3, H, W).
-    public func predict(_ images: Tensor) -> [[Float]] {
-        let logits = network.forward(images, training: false)
+    /// Class probabilities for a batch of normalised images (N, 3, H, W). Safe to call from
+    /// several threads at once (`Network.infer`), but not while the model trains.
+    public func predict(_ images: Tensor) throws -> [[Float]] {
+        let logits = try network.infer(images)
         let k = classNames.count
-        let probabilities = SoftmaxCrossEntropy.softmax(logits)
+        let probabilities = try SoftmaxCrossEntropy.softmax(logits)
         return (0..<images.shape[0]).map { Array(probabilities[($0 * k)..<(($0 + 1) * k)]) }
     }
 
@@ -149,7 +150,7 @@ public final class TransferClassifier: @unchecked Sendable {  // unchecked: as i
         let description = Description(architecture: architecture, classNames: classNames, inputSize: inputSize,
                                       head: head, normalization: normalization)
         let json = try PetalJSON.line(description)
-        let tensors = network.weights.map { ($0.name, $0.value.rowMajor()) }
+        let tensors = try network.weights.map { ($0.name, try $0.value.rowMajor()) }
         try SafetensorsFile.write(tensors, metadata: ["petal_format": "1", "petal_model": json], to: url)
     }
 

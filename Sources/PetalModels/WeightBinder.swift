@@ -51,7 +51,7 @@ public struct WeightBinder: Sendable {
             let key = depthwise && !store.contains(name + "/kernel") ? name + "/depthwise_kernel" : name + "/kernel"
             let hwio = try store.take(key, shape: kerasShape)
             // HWIO -> OIHW; for depthwise (kh, kw, C, 1) -> (C, 1, 1, kh, kw).
-            let out = transpose(hwio, permutation: depthwise ? [2, 3, 0, 1] : [3, 2, 0, 1])
+            let out = try transpose(hwio, permutation: depthwise ? [2, 3, 0, 1] : [3, 2, 0, 1])
             try load(conv.weight, out.reshaped(conv.weight.shape))
         }
         if let bias = conv.bias { try bindVector(bias, layer: conv.name, keras: "bias", torch: "bias") }
@@ -88,17 +88,17 @@ public struct WeightBinder: Sendable {
         try load(p, store.take(name, shape: p.shape))
     }
 
-    private func load(_ p: Parameter, _ t: Tensor) throws { p.load(t) }
+    private func load(_ p: Parameter, _ t: Tensor) throws { try p.load(t) }
 }
 
 /// A row-major transpose of a tensor's axes (used once per weight when loading).
-func transpose(_ t: Tensor, permutation: [Int]) -> Tensor {
+func transpose(_ t: Tensor, permutation: [Int]) throws -> Tensor {
     let shape = t.shape
     let outShape = permutation.map { shape[$0] }
     var inStrides = [Int](repeating: 1, count: shape.count)
     for i in stride(from: shape.count - 2, through: 0, by: -1) { inStrides[i] = inStrides[i + 1] * shape[i + 1] }
-    let src = t.rowMajor()
-    let out = Tensor(zeros: outShape)
+    let src = try t.rowMajor()
+    let out = try Tensor(zeros: outShape)
     withExtendedLifetime(src) {
         let s = src.floats, d = out.floats
         var index = [Int](repeating: 0, count: shape.count)

@@ -50,7 +50,7 @@ enum TensorBuilder {
         guard case let (bytes, false) = count.multipliedReportingOverflow(by: type.byteSize), bytes == source.count else {
             throw WeightError.malformed(path: path, reason: "tensor `\(name)` of shape \(shape) (\(type.rawValue)) needs \(count) elements, the file has \(source.count) bytes for it")
         }
-        let tensor = Tensor(layout: .rowMajor(try petalShape(shape, name: name, path: path)))
+        let tensor = try Tensor(layout: .rowMajor(try petalShape(shape, name: name, path: path)))
         guard count > 0, let source = source.baseAddress, let out = tensor.floats.baseAddress else { return tensor }
         switch type {
         case .f32: UnsafeMutableRawPointer(out).copyMemory(from: source, byteCount: bytes)

@@ -193,7 +193,7 @@ final class HDF5File {
             guard count / 1032 <= fileSize else {
                 throw bad("dataset `\(datasetPath)` claims shape \(shape), far more than the file holds")
             }
-            let tensor = Tensor(layout: .rowMajor(try TensorBuilder.petalShape(shape, name: name, path: path)))
+            let tensor = try Tensor(layout: .rowMajor(try TensorBuilder.petalShape(shape, name: name, path: path)))
             if count > 0 {
                 guard H5Dread(d, petal_H5T_NATIVE_FLOAT(), 0, 0, 0, tensor.storage.pointer) >= 0 else {
                     throw bad("cannot read dataset `\(datasetPath)` (corrupt or truncated file?)")

@@ -266,7 +266,7 @@ public enum PyTorchCheckpointReader {
             return try TensorBuilder.make(shape: t.size, type: storage.type, source: bytes, name: name, path: path)
         }
         // Strided copy: row by row over the last dimension, converting as it goes.
-        let tensor = Tensor(layout: .rowMajor(shape))
+        let tensor = try Tensor(layout: .rowMajor(shape))
         guard let out = tensor.floats.baseAddress, let base = storage.bytes.baseAddress else { return tensor }
         let rank = t.size.count
         let inner = t.size.last ?? 1, innerStride = t.stride.last ?? 0

@@ -142,7 +142,7 @@ public struct SafetensorsFile: Sendable {
         withUnsafeBytes(of: UInt64(headerBytes.count).littleEndian) { data.append(contentsOf: $0) }
         data.append(contentsOf: headerBytes)
         for (_, tensor) in tensors {
-            let plain = tensor.rowMajor()
+            let plain = try tensor.rowMajor()
             guard plain.dataType == .float32 else {
                 throw WeightError.unsupportedDataType(path: path, tensor: "", dataType: "\(plain.dataType)")
             }

@@ -144,7 +144,7 @@ final class RunFolderCommandTests: XCTestCase {
     func testUsageErrorsExit64WithTheCommandsName() throws {
         let result = try PetalProcess.run(["train", "--batch-size", "0", scratch.path])
         XCTAssertEqual(result.status, 64, result.output)
-        XCTAssertEqual(result.stderr, "petal train: --batch-size must be at least 1\n")
+        XCTAssertEqual(result.stderr, "petal train: --batch-size is 0; it must be between 1 and 4096\n")
     }
 
     func testRuntimeErrorsExit1WithTheErrorsDescription() throws {

@@ -41,7 +41,7 @@ final class DatasetTests: XCTestCase {
         XCTAssertEqual(Set(folder.ignoredFiles.map(\.lastPathComponent)), ["notes.txt", "README.md"])
         let sunflower = folder.items.first { $0.url.path.contains("/sunflower/") }!
         XCTAssertEqual(sunflower.label, 3)
-        XCTAssertEqual(Batch(images: Tensor(zeros: [1]), labels: [3], indices: [0]).oneHot(classCount: 5).toArray(), [0, 0, 0, 1, 0])
+        XCTAssertEqual(try Batch(images: try Tensor(zeros: [1]), labels: [3], indices: [0]).oneHot(classCount: 5).toArray(), [0, 0, 0, 1, 0])
 
         XCTAssertThrowsError(try ImageFolder(dir.appendingPathComponent("nope"))) { XCTAssertTrue("\($0)".contains("no such folder")) }
         let emptyRoot = Fixtures.temporaryDirectory("petal-empty")

@@ -205,7 +205,7 @@ final class DecodingTests: XCTestCase {
         let f = Array(t.floats)
         XCTAssertEqual(f[0], 1, accuracy: 1e-5); XCTAssertEqual(f[1], -1, accuracy: 1e-5); XCTAssertEqual(f[2], -0.6, accuracy: 1e-5)
         // Logical (N, C, H, W) order through oneDNN: channel 2 everywhere -0.6.
-        let logical = t.toArray()
+        let logical = try t.toArray()
         XCTAssertEqual(logical[2 * 15 + 7], -0.6, accuracy: 1e-5)
         XCTAssertEqual(logical[0 * 15 + 14], 1, accuracy: 1e-5)
     }

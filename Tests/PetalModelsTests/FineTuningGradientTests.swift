@@ -15,18 +15,18 @@ final class FineTuningGradientTests: XCTestCase {
         var generator = SplitMix64(seed: 5)
         for layer in model.network.layers {
             guard let bn = layer as? BatchNormalization else { continue }
-            bn.movingMean.load(generator.tensor([bn.channels]) { $0 - 0.5 })
-            bn.movingVariance.load(generator.tensor([bn.channels]) { 0.5 + $0 })
-            bn.gamma.load(generator.tensor([bn.channels]) { 0.5 + $0 })
+            try bn.movingMean.load(try generator.tensor([bn.channels]) { $0 - 0.5 })
+            try bn.movingVariance.load(try generator.tensor([bn.channels]) { 0.5 + $0 })
+            try bn.gamma.load(try generator.tensor([bn.channels]) { 0.5 + $0 })
         }
         model.unfreezeBase(from: 100)
-        let x = generator.tensor([2, 3, 64, 64]) { $0 * 2 - 1 }
+        let x = try generator.tensor([2, 3, 64, 64]) { $0 * 2 - 1 }
         let labels = [0, 2]
-        func loss() -> Double { SoftmaxCrossEntropy.evaluate(logits: model.network.forward(x, training: true), labels: labels).loss }
+        func loss() throws -> Double { try SoftmaxCrossEntropy.evaluate(logits: try model.network.forward(x, training: true), labels: labels).loss }
         // A few plain gradient steps first, so that stale copies of updated weights would show.
         for _ in 0..<3 {
-            let step = SoftmaxCrossEntropy.evaluate(logits: model.network.forward(x, training: true), labels: labels)
-            model.network.backward(step.logitsGradient)
+            let step = try SoftmaxCrossEntropy.evaluate(logits: try model.network.forward(x, training: true), labels: labels)
+            try model.network.backward(step.logitsGradient)
             for p in model.network.trainableParameters {
                 guard let g = p.gradient else { continue }
                 let w = p.value.floats, d = g.floats
@@ -34,20 +34,20 @@ final class FineTuningGradientTests: XCTestCase {
                 p.markUpdated()
             }
         }
-        let result = SoftmaxCrossEntropy.evaluate(logits: model.network.forward(x, training: true), labels: labels)
-        model.network.backward(result.logitsGradient)
+        let result = try SoftmaxCrossEntropy.evaluate(logits: try model.network.forward(x, training: true), labels: labels)
+        try model.network.backward(result.logitsGradient)
         for name in ["block_11_depthwise/kernel", "block_11_depthwise_BN/gamma", "block_11_project/kernel",
                      "block_13_depthwise/kernel", "block_13_expand/kernel", "block_16_project_BN/beta",
                      "Conv_1/kernel", "Conv_1_bn/gamma", "predictions/kernel"] {
             let p = model.network.weights.first { $0.name == name }!
-            let analytic = p.gradient!.reordered(to: .rowMajor(p.shape)).toArray()
-            let plain = p.value.reordered(to: .rowMajor(p.shape))
+            let analytic = try p.gradient!.reordered(to: .rowMajor(p.shape)).toArray()
+            let plain = try p.value.reordered(to: .rowMajor(p.shape))
             for i in stride(from: 0, to: plain.count, by: max(1, plain.count / 3)) {
                 let original = plain.floats[i]
                 let h: Float = 1e-2 * max(1, abs(original))
-                plain.floats[i] = original + h; p.load(plain); let up = loss()
-                plain.floats[i] = original - h; p.load(plain); let down = loss()
-                plain.floats[i] = original; p.load(plain)
+                plain.floats[i] = original + h; try p.load(plain); let up = try loss()
+                plain.floats[i] = original - h; try p.load(plain); let down = try loss()
+                plain.floats[i] = original; try p.load(plain)
                 let numeric = (up - down) / (2 * Double(h))
                 XCTAssertEqual(Double(analytic[i]), numeric, accuracy: 2e-2 * max(1e-2, abs(numeric)) + 2e-4,
                                "\(name)[\(i)]")

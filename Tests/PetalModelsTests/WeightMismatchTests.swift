@@ -27,11 +27,11 @@ final class WeightMismatchTests: XCTestCase {
             let parts = p.name.split(separator: "/")
             let torch = ["kernel": "weight", "bias": "bias", "gamma": "weight", "beta": "bias",
                          "moving_mean": "running_mean", "moving_variance": "running_var"][String(parts[1])]!
-            var value = p.value.rowMajor()
-            if p.shape.count == 5 { value = value.reshaped([p.shape[0], 1, p.shape[3], p.shape[4]]) }
+            var value = try p.value.rowMajor()
+            if p.shape.count == 5 { value = try value.reshaped([p.shape[0], 1, p.shape[3], p.shape[4]]) }
             tensors.append(("\(parts[0]).\(torch)", value))
         }
-        tensors.append(("_blocks.99._expand_conv.weight", Tensor(zeros: [4, 4, 1, 1])))
+        tensors.append(("_blocks.99._expand_conv.weight", try Tensor(zeros: [4, 4, 1, 1])))
         let url = Fixtures.temporaryDirectory("petal-extra").appendingPathComponent("extra.safetensors")
         try SafetensorsFile.write(tensors, to: url)
         let binder = try PretrainedWeights.binder(for: .efficientNetLite(0), url: url)
@@ -50,8 +50,8 @@ final class WeightMismatchTests: XCTestCase {
         XCTAssertEqual(loaded.classNames, ["x", "y", "z"])
         XCTAssertEqual(loaded.head, model.head)
         var generator = SplitMix64(seed: 3)
-        let x = generator.tensor([2, 3, 64, 64])
-        XCTAssertEqual(model.predict(x), loaded.predict(x))
+        let x = try generator.tensor([2, 3, 64, 64])
+        XCTAssertEqual(try model.predict(x), try loaded.predict(x))
         // The summary counts what Keras counts: MobileNetV2 0.35 base plus an 8-unit hidden layer and 3 outputs.
         model.freezeBase()
         XCTAssertEqual(model.trainableParameterCount, (1280 * 8 + 8) + (8 * 3 + 3))

@@ -28,6 +28,13 @@ public struct PetalProcess {
     @discardableResult
     public static func run(_ arguments: [String], in directory: URL? = nil,
                            environment: [String: String] = [:]) throws -> Result {
+        try run(executable: executable, arguments, in: directory, environment: environment)
+    }
+
+    /// Runs another program the same way (a shell with petal on PATH, scripts/setup.sh, an installed petal).
+    @discardableResult
+    public static func run(executable: URL, _ arguments: [String], in directory: URL? = nil,
+                           environment: [String: String] = [:]) throws -> Result {
         let process = Process()
         process.executableURL = executable
         process.arguments = arguments

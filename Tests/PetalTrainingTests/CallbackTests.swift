@@ -10,17 +10,20 @@ import XCTest
 final class MarkerContext: TrainingContext {
     var learningRate: Double
     var stopTraining = false
-    let marker = Parameter(name: "marker", value: Tensor(shape: [1], values: [0]))
+    let marker: Parameter
     var messages: [String] = []
     var failSaving = false
 
-    init(learningRate: Double = 0.001) { self.learningRate = learningRate }
+    init(learningRate: Double = 0.001) throws {
+        self.learningRate = learningRate
+        marker = Parameter(name: "marker", value: try Tensor(shape: [1], values: [0]))
+    }
 
     var markerValue: Float { marker.value.floats[0] }
     func setMarker(_ x: Float) { marker.value.floats[0] = x; marker.markUpdated() }
 
-    func snapshotWeights() -> WeightsSnapshot { WeightsSnapshot(capturing: [marker]) }
-    func restoreWeights(_ snapshot: WeightsSnapshot) { snapshot.restore(into: [marker]) }
+    func snapshotWeights() throws -> WeightsSnapshot { try WeightsSnapshot(capturing: [marker]) }
+    func restoreWeights(_ snapshot: WeightsSnapshot) throws { try snapshot.restore(into: [marker]) }
     func saveModel(to url: URL) throws {
         if failSaving { throw CocoaError(.fileWriteNoPermission, userInfo: [NSFilePathErrorKey: url.path]) }
         let temp = url.appendingPathExtension("tmp")
@@ -136,7 +139,7 @@ final class CallbackTests: XCTestCase {
             let directory = Fixtures.temporaryDirectory("petal-callbacks")
             defer { try? FileManager.default.removeItem(at: directory) }
             let callbacks = try scenario.callbacks.map { try makeCallback($0, directory: directory) }
-            let context = MarkerContext()
+            let context = try MarkerContext()
             let phases = scenario.phases.map { p in (lr: p.initial_learning_rate, logs: p.logs.map { EpochLogs($0) }) }
             var outcomes: [PhaseOutcome] = []
             var stopped: [Int] = []
@@ -176,7 +179,7 @@ final class CallbackTests: XCTestCase {
     /// again three epochs later (no cooldown).
     func testNotebookReduceLROnPlateauByHand() throws {
         let reduce = try ReduceLROnPlateau(monitor: "val_accuracy", factor: 0.25, patience: 3)
-        let context = MarkerContext(learningRate: 0.001)
+        let context = try MarkerContext(learningRate: 0.001)
         let accs = [0.5, 0.6, 0.7, 0.7, 0.7, 0.7, 0.7, 0.7, 0.7]
         let out = try drive(CallbackList([reduce]), context: context,
                             phases: [(0.001, accs.map { EpochLogs(["val_accuracy": $0]) })])[0]
@@ -212,7 +215,7 @@ final class CallbackTests: XCTestCase {
     /// A missing monitored metric leaves everything alone and says why.
     func testMissingMetricIsReportedNotFatal() throws {
         let reduce = try ReduceLROnPlateau(monitor: "val_accuracy", patience: 0)
-        let context = MarkerContext(learningRate: 0.01)
+        let context = try MarkerContext(learningRate: 0.01)
         _ = try drive(CallbackList([reduce]), context: context,
                       phases: [(0.01, [EpochLogs(loss: 1, accuracy: 0.5), EpochLogs(loss: 1, accuracy: 0.5)])])
         XCTAssertEqual(context.learningRate, 0.01)
@@ -224,7 +227,7 @@ final class CallbackTests: XCTestCase {
         defer { try? FileManager.default.removeItem(at: dir) }
         let checkpoint = try ModelCheckpoint(url: dir.appendingPathComponent("sub/m-{epoch:03d}-{val_accuracy:.3f}{{x}}.petal"),
                                              monitor: "val_accuracy")
-        let context = MarkerContext()
+        let context = try MarkerContext()
         _ = try drive(CallbackList([checkpoint]), context: context,
                       phases: [(0.001, [EpochLogs(["val_accuracy": 0.81234]), EpochLogs(["val_accuracy": 0.9])])])
         XCTAssertEqual(checkpoint.saved.map(\.url.lastPathComponent), ["m-001-0.812{x}.petal", "m-002-0.900{x}.petal"])
@@ -252,7 +255,7 @@ final class CallbackTests: XCTestCase {
         let logger = HistoryLogger(folder: RunFolder(dir))
         let reduce = try ReduceLROnPlateau(monitor: "val_accuracy", factor: 0.5, patience: 1)
         let list = CallbackList([logger, reduce])
-        let context = MarkerContext(learningRate: 0.01)
+        let context = try MarkerContext(learningRate: 0.01)
         try list.onTrainBegin(context: context)
         let logs = [EpochLogs(loss: 1.0, accuracy: 0.5, validationLoss: 0.9, validationAccuracy: 0.6),
                     EpochLogs(loss: 0.8, accuracy: 0.6, validationLoss: 0.95, validationAccuracy: 0.6)]
@@ -313,7 +316,7 @@ final class CallbackTests: XCTestCase {
         let whole = try drive(try makeList(), context: MarkerContext(), phases: [(0.01, logs)])[0]
         // Interrupted after 5 epochs, state saved, then resumed with fresh objects.
         let firstList = try makeList()
-        let context = MarkerContext()
+        let context = try MarkerContext()
         let first = try drive(firstList, context: context, phases: [(0.01, Array(logs[..<5]))])[0]
         let saved = try firstList.encodeStates()
         let json = try XCTUnwrap(JSONSerialization.jsonObject(with: saved) as? [String: Any])

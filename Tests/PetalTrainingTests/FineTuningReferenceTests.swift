@@ -33,8 +33,8 @@ final class FineTuningReferenceTests: XCTestCase {
                                            inputSize: 160, head: HeadConfig(dropout: 0),
                                            base: PretrainedWeights.binder(for: .mobileNetV2(), url: weights))
         // The fixture's head, Keras layout [in, out] -> Petal's [out, in].
-        parameter(model, "predictions/kernel").load(transpose(fixture.tensors["head.kernel"]!, permutation: [1, 0]))
-        parameter(model, "predictions/bias").load(fixture.tensors["head.bias"]!)
+        try parameter(model, "predictions/kernel").load(try transpose(fixture.tensors["head.kernel"]!, permutation: [1, 0]))
+        try parameter(model, "predictions/bias").load(fixture.tensors["head.bias"]!)
         model.unfreezeBase(from: from, trainStatistics: trainStatistics)
 
         let names = try JSONDecoder().decode([String].self, from: Data(fixture.metadata[name]!.utf8))
@@ -42,48 +42,48 @@ final class FineTuningReferenceTests: XCTestCase {
         let trainable = model.network.trainableParameters
         XCTAssertEqual(Set(trainable.map(\.name)), Set(names), "\(name): trainable variables")
         let parameters = names.map { parameter(model, $0) }
-        let before = parameters.map { plain($0.value) }
+        let before = try parameters.map { try plain($0.value) }
 
         let optimizer = RMSprop(learningRate: 1e-4)
         var losses: [Double] = []
         var firstGradients: [[Float]] = []
         for step in 0..<3 {
-            let result = SoftmaxCrossEntropy.evaluate(logits: model.network.forward(batch, training: true),
+            let result = try SoftmaxCrossEntropy.evaluate(logits: try model.network.forward(batch, training: true),
                                                       labels: Self.labels)
-            model.network.backward(result.logitsGradient)
-            if step == 0 { firstGradients = parameters.map { plain($0.gradient!) } }
-            optimizer.step(trainable)
+            try model.network.backward(result.logitsGradient)
+            if step == 0 { firstGradients = try parameters.map { try plain($0.gradient!) } }
+            try optimizer.step(trainable)
             losses.append(result.loss)
         }
         // Inference first: a training forward with trained statistics moves the moving ones again.
-        let inferenceLogits = model.network.forward(batch, training: false).toArray()
-        let logits = model.network.forward(batch, training: true).toArray()
-        losses.append(SoftmaxCrossEntropy.evaluate(logits: Tensor(shape: [6, 5], values: logits), labels: Self.labels).loss)
+        let inferenceLogits = try model.network.forward(batch, training: false).toArray()
+        let logits = try model.network.forward(batch, training: true).toArray()
+        losses.append(try SoftmaxCrossEntropy.evaluate(logits: try Tensor(shape: [6, 5], values: logits), labels: Self.labels).loss)
 
-        let expectedLosses = fixture.tensors["\(name).losses"]!.toArray()
+        let expectedLosses = try fixture.tensors["\(name).losses"]!.toArray()
         XCTAssertEqual(losses.count, expectedLosses.count, "\(name): losses")
         for (i, (actual, expected)) in zip(losses, expectedLosses).enumerated() {
             XCTAssertEqual(actual, Double(expected), accuracy: 2e-3 * max(1, Double(expected)), "\(name): loss \(i)")
         }
-        let expectedGradients = fixture.tensors["\(name).gradient_norms"]!.toArray()
-        let expectedUpdates = fixture.tensors["\(name).update_norms"]!.toArray()
+        let expectedGradients = try fixture.tensors["\(name).gradient_norms"]!.toArray()
+        let expectedUpdates = try fixture.tensors["\(name).update_norms"]!.toArray()
         for (i, p) in parameters.enumerated() {
             let gradient = norm(firstGradients[i])
             XCTAssertEqual(gradient, expectedGradients[i], accuracy: 1e-3 * expectedGradients[i] + 1e-7,
                            "\(name): gradient of \(p.name)")
-            let update = norm(zip(plain(p.value), before[i]).map { $0 - $1 })
+            let update = norm(zip(try plain(p.value), before[i]).map { $0 - $1 })
             XCTAssertEqual(update, expectedUpdates[i], accuracy: 2e-2 * expectedUpdates[i] + 1e-7,
                            "\(name): update of \(p.name)")
         }
-        assertClose(logits, fixture.tensors["\(name).logits"]!.toArray(), "\(name): logits")
-        assertClose(inferenceLogits, fixture.tensors["\(name).inference_logits"]!.toArray(), "\(name): inference logits")
+        assertClose(logits, try fixture.tensors["\(name).logits"]!.toArray(), "\(name): logits")
+        assertClose(inferenceLogits, try fixture.tensors["\(name).inference_logits"]!.toArray(), "\(name): inference logits")
     }
 
     /// The fixture images at 160 px and their mirrors, x/127.5 - 1, (6, 3, 160, 160) in NHWC layout.
     private static func batch() throws -> Tensor {
         let pixels = try SafetensorsFile.read(Fixtures.url("backbones/images.safetensors")).tensors["images_160"]!.toArray()
         let (s, n) = (160, 3)
-        let tensor = Tensor(layout: .nhwc([2 * n, 3, s, s]))
+        let tensor = try Tensor(layout: .nhwc([2 * n, 3, s, s]))
         let target = tensor.floats
         for image in 0..<(2 * n) {
             for y in 0..<s {
@@ -106,7 +106,7 @@ final class FineTuningReferenceTests: XCTestCase {
         return p
     }
 
-    private func plain(_ t: Tensor) -> [Float] { t.reordered(to: .rowMajor(t.shape)).toArray() }
+    private func plain(_ t: Tensor) throws -> [Float] { try t.reordered(to: .rowMajor(t.shape)).toArray() }
 
     private func norm(_ values: [Float]) -> Float { Float(values.reduce(0.0) { $0 + Double($1) * Double($1) }.squareRoot()) }
 

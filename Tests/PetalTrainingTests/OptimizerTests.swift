@@ -55,10 +55,10 @@ final class OptimizerTests: XCTestCase {
     }
 
     /// Logical values of a tensor, whatever its layout.
-    func values(_ t: Tensor) -> [Float] { t.toArray() }
+    func values(_ t: Tensor) throws -> [Float] { try t.toArray() }
 
-    func setGradient(_ p: Parameter, _ values: [Float]) {
-        p.gradientBuffer().assign(Tensor(shape: p.shape, values: values))
+    func setGradient(_ p: Parameter, _ values: [Float]) throws {
+        try p.gradientBuffer().assign(try Tensor(shape: p.shape, values: values))
     }
 
     func testMatchesKerasOnEveryStep() throws {
@@ -66,16 +66,16 @@ final class OptimizerTests: XCTestCase {
         XCTAssertGreaterThanOrEqual(fixture.cases.count, 10)
         for c in fixture.cases {
             let optimizer = try makeOptimizer(c)
-            let params = zip(fixture.shapes, fixture.initial).enumerated().map { i, si in
-                Parameter(name: "w\(i)", value: Tensor(shape: si.0, values: si.1))
+            let params = try zip(fixture.shapes, fixture.initial).enumerated().map { i, si in
+                Parameter(name: "w\(i)", value: try Tensor(shape: si.0, values: si.1))
             }
             for (step, grads) in fixture.gradients.enumerated() {
                 if let lr = c.learning_rate_changes[String(step)] { optimizer.learningRate = lr }
-                for (p, g) in zip(params, grads) { setGradient(p, g) }
-                optimizer.step(params)
+                for (p, g) in zip(params, grads) { try setGradient(p, g) }
+                try optimizer.step(params)
                 XCTAssertEqual(optimizer.iterations, step + 1)
                 for (k, p) in params.enumerated() {
-                    let got = values(p.value), want = c.weights_after_step[step][k]
+                    let got = try values(p.value), want = c.weights_after_step[step][k]
                     let start = fixture.initial[k]
                     for i in 0..<got.count {
                         // Weights within 1e-6 relative, and the change from the start (the
@@ -127,34 +127,34 @@ final class OptimizerTests: XCTestCase {
     }
 
     /// `reset()` makes the optimizer behave as a new one.
-    func testResetForgetsState() {
-        let a = Parameter(name: "a", value: Tensor(shape: [3], values: [1, 2, 3]))
-        let b = Parameter(name: "b", value: Tensor(shape: [3], values: [1, 2, 3]))
+    func testResetForgetsState() throws {
+        let a = Parameter(name: "a", value: try Tensor(shape: [3], values: [1, 2, 3]))
+        let b = Parameter(name: "b", value: try Tensor(shape: [3], values: [1, 2, 3]))
         let used = Adam(learningRate: 0.1)
-        setGradient(a, [1, 2, 3])
-        used.step([a]); used.step([a])
+        try setGradient(a, [1, 2, 3])
+        try used.step([a]); try used.step([a])
         used.reset()
         XCTAssertEqual(used.iterations, 0)
-        a.load(Tensor(shape: [3], values: [1, 2, 3]))
-        setGradient(a, [0.5, -1, 2]); setGradient(b, [0.5, -1, 2])
-        used.step([a])
-        Adam(learningRate: 0.1).step([b])
-        XCTAssertEqual(values(a.value), values(b.value))
+        try a.load(try Tensor(shape: [3], values: [1, 2, 3]))
+        try setGradient(a, [0.5, -1, 2]); try setGradient(b, [0.5, -1, 2])
+        try used.step([a])
+        try Adam(learningRate: 0.1).step([b])
+        XCTAssertEqual(try values(a.value), try values(b.value))
     }
 
     /// Frozen parameters and parameters without a gradient are left alone.
-    func testSkipsFrozenAndGradientless() {
-        let frozen = Parameter(name: "frozen", value: Tensor(shape: [4], values: [1, 2, 3, 4]))
+    func testSkipsFrozenAndGradientless() throws {
+        let frozen = Parameter(name: "frozen", value: try Tensor(shape: [4], values: [1, 2, 3, 4]))
         frozen.trainable = false
-        setGradient(frozen, [1, 1, 1, 1])
-        let noGrad = Parameter(name: "nograd", value: Tensor(shape: [2], values: [5, 6]))
-        let live = Parameter(name: "live", value: Tensor(shape: [2], values: [1, 1]))
-        setGradient(live, [1, -1])
+        try setGradient(frozen, [1, 1, 1, 1])
+        let noGrad = Parameter(name: "nograd", value: try Tensor(shape: [2], values: [5, 6]))
+        let live = Parameter(name: "live", value: try Tensor(shape: [2], values: [1, 1]))
+        try setGradient(live, [1, -1])
         let versions = (frozen.version, noGrad.version, live.version)
-        SGD(learningRate: 0.5).step([frozen, noGrad, live])
-        XCTAssertEqual(values(frozen.value), [1, 2, 3, 4])
-        XCTAssertEqual(values(noGrad.value), [5, 6])
-        XCTAssertEqual(values(live.value), [0.5, 1.5])
+        try SGD(learningRate: 0.5).step([frozen, noGrad, live])
+        XCTAssertEqual(try values(frozen.value), [1, 2, 3, 4])
+        XCTAssertEqual(try values(noGrad.value), [5, 6])
+        XCTAssertEqual(try values(live.value), [0.5, 1.5])
         XCTAssertEqual(frozen.version, versions.0)
         XCTAssertEqual(noGrad.version, versions.1)
         XCTAssertEqual(live.version, versions.2 + 1)
@@ -163,7 +163,7 @@ final class OptimizerTests: XCTestCase {
     /// A parameter in a padded blocked layout (oneDNN's OIhw8i8o for a 5x3 kernel: 64
     /// physical elements for 15 logical ones) gets the same update as a row-major one,
     /// and its padding stays zero, for every optimizer and option.
-    func testBlockedLayoutUpdatesLikeRowMajorAndKeepsPaddingZero() {
+    func testBlockedLayoutUpdatesLikeRowMajorAndKeepsPaddingZero() throws {
         let shape = [5, 3, 1, 1]
         let blocked = TensorLayout(shape: shape, type: .float32, tag: dnnl_OIhw8i8o)
         XCTAssertGreaterThan(blocked.byteCount / 4, 15, "layout must be padded for this test")
@@ -175,18 +175,18 @@ final class OptimizerTests: XCTestCase {
         ]
         let start = (0..<15).map { Float($0) * 0.1 - 0.7 }
         for make in makers {
-            let plain = Parameter(name: "k", value: Tensor(shape: shape, values: start))
-            let tiled = Parameter(name: "k", value: Tensor(shape: shape, values: start))
-            tiled.adopt(layout: blocked)
+            let plain = Parameter(name: "k", value: try Tensor(shape: shape, values: start))
+            let tiled = Parameter(name: "k", value: try Tensor(shape: shape, values: start))
+            try tiled.adopt(layout: blocked)
             let a = make(), b = make()
             for step in 0..<4 {
                 let g = (0..<15).map { Float(sin(Double($0 * 7 + step))) }
-                setGradient(plain, g)
-                setGradient(tiled, g)
-                a.step([plain])
-                b.step([tiled])
+                try setGradient(plain, g)
+                try setGradient(tiled, g)
+                try a.step([plain])
+                try b.step([tiled])
             }
-            let want = values(plain.value), got = values(tiled.value)
+            let want = try values(plain.value), got = try values(tiled.value)
             for i in 0..<15 { XCTAssertEqual(got[i], want[i], accuracy: 1e-6, "\(a.name) element \(i)") }
             let physical = tiled.value.floats.reduce(0) { $0 + Double($1 * $1) }
             let logical = got.reduce(0) { $0 + Double($1 * $1) }
@@ -196,26 +196,26 @@ final class OptimizerTests: XCTestCase {
 
     /// Exported state restored into a fresh optimizer continues exactly where it left off.
     func testStateRoundTripContinuesIdentically() throws {
-        let p1 = Parameter(name: "a", value: Tensor(shape: [2, 3], values: [1, 2, 3, 4, 5, 6]))
-        let p2 = Parameter(name: "a", value: Tensor(shape: [2, 3], values: [1, 2, 3, 4, 5, 6]))
+        let p1 = Parameter(name: "a", value: try Tensor(shape: [2, 3], values: [1, 2, 3, 4, 5, 6]))
+        let p2 = Parameter(name: "a", value: try Tensor(shape: [2, 3], values: [1, 2, 3, 4, 5, 6]))
         let first = Adam(learningRate: 0.05, amsgrad: true)
         for s in 0..<3 {
-            setGradient(p1, (0..<6).map { Float($0 - s) })
-            first.step([p1])
+            try setGradient(p1, (0..<6).map { Float($0 - s) })
+            try first.step([p1])
         }
-        let state = first.exportState(for: [p1])
+        let state = try first.exportState(for: [p1])
         XCTAssertEqual(state.slots.keys.sorted(), ["a/momentum", "a/velocity", "a/velocity_hat"])
-        p2.load(p1.value)
+        try p2.load(p1.value)
         let second = Adam(amsgrad: true)
         try second.importState(state, for: [p2])
         XCTAssertEqual(second.iterations, 3)
         XCTAssertEqual(second.learningRate, 0.05)
         for s in 3..<5 {
             let g = (0..<6).map { Float($0 * s % 5) - 2 }
-            setGradient(p1, g); setGradient(p2, g)
-            first.step([p1]); second.step([p2])
+            try setGradient(p1, g); try setGradient(p2, g)
+            try first.step([p1]); try second.step([p2])
         }
-        XCTAssertEqual(values(p1.value), values(p2.value))
+        XCTAssertEqual(try values(p1.value), try values(p2.value))
         XCTAssertThrowsError(try SGD(momentum: 0.9).importState(state, for: [p2])) { error in
             XCTAssertEqual(error as? OptimizerError, .wrongOptimizer(expected: "sgd", found: "adam"))
         }
@@ -224,18 +224,18 @@ final class OptimizerTests: XCTestCase {
     /// A step over MobileNetV2-sized parameters (2.2M floats) must take well under a
     /// millisecond per million parameters in a release build; debug builds are far
     /// slower, so this only reports unless PETAL_BENCH is set.
-    func testStepSpeedOnMobileNetSizedParameters() {
+    func testStepSpeedOnMobileNetSizedParameters() throws {
         let sizes = [864, 32, 288, 512, 1_280 * 320, 1_280 * 1_000, 3 * 3 * 960, 960 * 160, 5]
-        let params = sizes.enumerated().map { i, n in
-            Parameter(name: "p\(i)", value: Tensor(layout: .rowMajor([n]), repeating: 0.5))
+        let params = try sizes.enumerated().map { i, n in
+            Parameter(name: "p\(i)", value: try Tensor(layout: .rowMajor([n]), repeating: 0.5))
         }
-        for p in params { p.gradientBuffer().floats.initialize(repeating: 0.01) }
+        for p in params { try p.gradientBuffer().floats.initialize(repeating: 0.01) }
         let total = sizes.reduce(0, +)
         for optimizer in [RMSprop(), Adam(), SGD(momentum: 0.9)] as [Optimizer] {
-            optimizer.step(params)
+            try optimizer.step(params)
             let clock = ContinuousClock()
             let runs = 5
-            let elapsed = clock.measure { for _ in 0..<runs { optimizer.step(params) } }
+            let elapsed = try clock.measure { for _ in 0..<runs { try optimizer.step(params) } }
             let seconds = Double(elapsed.components.attoseconds) / 1e18 + Double(elapsed.components.seconds)
             let msPerMillion = seconds / Double(runs) * 1e3 / (Double(total) / 1e6)
             print("\(optimizer.name): \(String(format: "%.3f", msPerMillion)) ms per million parameters per step")

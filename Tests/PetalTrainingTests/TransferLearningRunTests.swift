@@ -52,7 +52,7 @@ final class TransferLearningRunTests: XCTestCase {
         let model = try TransferClassifier.load(from: folder.appendingPathComponent("model.safetensors"))
         let cache = try ImageCache(files: outcome.testFiles, side: 64)
         let loader = BatchLoader(cache: cache, batchSize: 4, shuffle: false, normalization: model.normalization)
-        let reloaded = Trainer.evaluate(model, loader)
+        let reloaded = try Trainer.evaluate(model, loader)
         for (a, b) in zip(reloaded.probabilities.joined(), outcome.test.probabilities.joined()) {
             XCTAssertEqual(a, b, accuracy: 1e-5)
         }

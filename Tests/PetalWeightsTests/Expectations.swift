@@ -33,7 +33,9 @@ enum Expectations {
                       tolerance: Double = 1e-4, file: StaticString = #filePath, line: UInt = #line) {
         guard let tensor else { return XCTFail("missing tensor \(name)", file: file, line: line) }
         XCTAssertEqual(tensor.shape, summary.shape.isEmpty ? [1] : summary.shape, name, file: file, line: line)
-        let values = tensor.toArray().map(Double.init)
+        guard let values = try? tensor.toArray().map(Double.init) else {
+            return XCTFail("\(name): cannot read the tensor's values", file: file, line: line)
+        }
         for (a, b) in zip(values, summary.first) {
             XCTAssertEqual(a, b, accuracy: 1e-6 + 1e-6 * abs(b), "\(name) first values", file: file, line: line)
         }

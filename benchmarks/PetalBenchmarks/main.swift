@@ -53,9 +53,9 @@ let batch = Int(option("--batch") ?? "32")!
 let runs = Int(option("--runs") ?? "21")!
 let only = option("--only")
 
-func seconds(_ body: () -> Void) -> Double {
+func seconds(_ body: () throws -> Void) rethrows -> Double {
     let start = DispatchTime.now().uptimeNanoseconds
-    body()
+    try body()
     return Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
 }
 
@@ -66,10 +66,10 @@ func median(_ values: [Double]) -> Double {
 
 /// A row-major tensor of small pseudo-random values converted to `layout` (so the padding
 /// of blocked layouts stays zero, as in a real network).
-func randomTensor(_ layout: TensorLayout, seed: UInt64) -> Tensor {
+func randomTensor(_ layout: TensorLayout, seed: UInt64) throws -> Tensor {
     var g = SplitMix64(seed: seed)
-    let plain = Tensor(shape: layout.shape, values: (0..<layout.shape.reduce(1, *)).map { _ in g.nextUnitFloat() - 0.5 })
-    return plain.reordered(to: layout)
+    let plain = try Tensor(shape: layout.shape, values: (0..<layout.shape.reduce(1, *)).map { _ in g.nextUnitFloat() - 0.5 })
+    return try plain.reordered(to: layout)
 }
 
 func pad(_ s: String, _ width: Int) -> String { s.count >= width ? s : s + String(repeating: " ", count: width - s.count) }
@@ -83,19 +83,19 @@ print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --
 var worst = (ratio: Double.infinity, what: "")
 for layer in mobileNetV2 where only.map({ layer.name.contains($0) }) ?? true {
     // Petal: the layer through its public API, in training mode, weights adopted by the warm-up step.
-    let conv = Conv2D(name: layer.name, inputChannels: layer.inputChannels, filters: layer.filters,
+    let conv = try Conv2D(name: layer.name, inputChannels: layer.inputChannels, filters: layer.filters,
                       kernelSize: [layer.kernel, layer.kernel], strides: [layer.stride, layer.stride],
                       padding: .same, groups: layer.groups, useBias: false, seed: 1)
     let inputShape = [batch, layer.inputChannels, layer.size, layer.size]
     let spec = conv.spec(for: inputShape)
-    let kernel = ConvolutionKernel.cached(spec, training: true)
+    let kernel = try ConvolutionKernel.cached(spec, training: true)
     // The input arrives as the previous layer wrote it: in the layout this convolution prefers.
-    let x = randomTensor(kernel.sourceLayout, seed: 2)
+    let x = try randomTensor(kernel.sourceLayout, seed: 2)
     let forwardContext = ForwardContext(training: true, keepForBackward: true)
     let backwardContext = BackwardContext(needsInputGradient: true)
-    let y = conv.forward([x], forwardContext)
-    let dy = randomTensor(y.layout, seed: 3)
-    _ = conv.backward(dy, backwardContext)
+    let y = try conv.forward([x], forwardContext)
+    let dy = try randomTensor(y.layout, seed: 3)
+    _ = try conv.backward(dy, backwardContext)
 
     // Bare oneDNN, same shape and padding.
     let bare = BareConvolution(.init(input: inputShape, outputChannels: layer.filters, kernel: layer.kernel,
@@ -105,12 +105,12 @@ for layer in mobileNetV2 where only.map({ layer.name.contains($0) }) ?? true {
     var times: [String: [Double]] = [:]
     for run in 0..<(runs + 1) {   // run 0 is a second warm-up
         // Interleaved so that load from other processes hits both sides alike.
-        let petalForward = seconds { _ = conv.forward([x], forwardContext) }
+        let petalForward = try seconds { _ = try conv.forward([x], forwardContext) }
         let bareForward = seconds { bare.forward() }
         // As after an optimizer step: weights changed, so copies in other layouts are redone
         // (backward-by-data of 1x1 and stem convolutions reads the weights in its own layout).
         conv.weight.markUpdated()
-        let petalBackward = seconds { _ = conv.backward(dy, backwardContext) }
+        let petalBackward = try seconds { _ = try conv.backward(dy, backwardContext) }
         let bareBackward = seconds { bare.backwardData() } + seconds { bare.backwardWeights() }
         guard run > 0 else { continue }
         times["pf", default: []].append(petalForward)
@@ -123,7 +123,7 @@ for layer in mobileNetV2 where only.map({ layer.name.contains($0) }) ?? true {
     let (pf, bf, pb, bb) = (gflops("pf", 1), gflops("bf", 1), gflops("pb", 2), gflops("bb", 2))
     let bestForward = times["bf"]!.min()! / times["pf"]!.min()!
     let bestBackward = times["bb"]!.min()! / times["pb"]!.min()!
-    let ours = kernel.implementations
+    let ours = try kernel.implementations()
     let implementation = [ours.forward, ours.backwardData, ours.backwardWeights] == bare.implementations
         ? "\(ours.forward) / \(ours.backwardData) / \(ours.backwardWeights)"
         : "Petal \(ours) vs bare \(bare.implementations)"

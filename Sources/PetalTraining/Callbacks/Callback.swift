@@ -40,9 +40,9 @@ public protocol TrainingContext: AnyObject {
     var stopTraining: Bool { get set }
     /// A copy of all the model's weights, including non-trainable ones such as batch
     /// normalization's moving statistics (Keras's `model.get_weights()`).
-    func snapshotWeights() -> WeightsSnapshot
+    func snapshotWeights() throws -> WeightsSnapshot
     /// Puts back the weights of an earlier snapshot (Keras's `model.set_weights`).
-    func restoreWeights(_ snapshot: WeightsSnapshot)
+    func restoreWeights(_ snapshot: WeightsSnapshot) throws
     /// Saves the whole model to `url`, writing a temporary file and renaming it.
     func saveModel(to url: URL) throws
     /// A message for the user (what Keras prints with verbose=1), e.g. a reduced learning rate.
@@ -87,17 +87,17 @@ public struct WeightsSnapshot: Sendable {
     public let tensors: [Tensor]
 
     /// Copies the given tensors (e.g. parameters and batch-norm moving statistics).
-    public init(capturing named: [(name: String, tensor: Tensor)]) {
+    public init(capturing named: [(name: String, tensor: Tensor)]) throws {
         names = named.map(\.name)
-        tensors = named.map { item in
-            let copy = Tensor(layout: item.tensor.layout)
-            copy.assign(item.tensor)
+        tensors = try named.map { item in
+            let copy = try Tensor(layout: item.tensor.layout)
+            try copy.assign(item.tensor)
             return copy
         }
     }
 
-    public init(capturing parameters: [Parameter]) {
-        self.init(capturing: parameters.map { (name: $0.name, tensor: $0.value) })
+    public init(capturing parameters: [Parameter]) throws {
+        try self.init(capturing: parameters.map { (name: $0.name, tensor: $0.value) })
     }
 
     /// The copy of the tensor named `name`.
@@ -109,21 +109,21 @@ public struct WeightsSnapshot: Sendable {
     /// updated; parameters absent from the snapshot are left alone.
     /// - Returns: the names of the parameters restored.
     @discardableResult
-    public func restore(into parameters: [Parameter]) -> [String] {
+    public func restore(into parameters: [Parameter]) throws -> [String] {
         let byName = Dictionary(zip(names, tensors), uniquingKeysWith: { first, _ in first })
         var restored: [String] = []
         for p in parameters {
             guard let saved = byName[p.name] else { continue }
-            p.load(saved)
+            try p.load(saved)
             restored.append(p.name)
         }
         return restored
     }
 
     /// Copies each saved tensor back into the tensor of the same name.
-    public func restore(into named: [(name: String, tensor: Tensor)]) {
+    public func restore(into named: [(name: String, tensor: Tensor)]) throws {
         let byName = Dictionary(zip(names, tensors), uniquingKeysWith: { first, _ in first })
-        for item in named { if let saved = byName[item.name] { item.tensor.assign(saved) } }
+        for item in named { if let saved = byName[item.name] { try item.tensor.assign(saved) } }
     }
 }
 

@@ -68,14 +68,14 @@ public final class EarlyStopping: ResumableCallback {
         guard epoch >= startFromEpoch else { return }
         if restoreBestWeights && bestWeights == nil {
             // Until something better comes, the current weights are the best.
-            bestWeights = context.snapshotWeights()
+            bestWeights = try context.snapshotWeights()
             state.bestEpoch = epoch
         }
         state.wait += 1
         if monitor.isImprovement(current, over: state.best) {
             state.best = current
             state.bestEpoch = epoch
-            if restoreBestWeights { bestWeights = context.snapshotWeights() }
+            if restoreBestWeights { bestWeights = try context.snapshotWeights() }
             // Only restart the wait when both the baseline and the previous best are beaten.
             if baseline == nil || monitor.isImprovement(current, over: baseline) {
                 state.wait = 0
@@ -92,7 +92,7 @@ public final class EarlyStopping: ResumableCallback {
         if let stopped = stoppedEpoch { context.log("Epoch \(stopped + 1): early stopping") }
         if restoreBestWeights, let bestWeights {
             context.log("Restoring model weights from the end of the best epoch: \(state.bestEpoch + 1).")
-            context.restoreWeights(bestWeights)
+            try context.restoreWeights(bestWeights)
         }
     }
 

@@ -1,5 +1,6 @@
 import Foundation
 import PetalCore
+import Synchronization
 
 /// How training reports progress: a live bar on a terminal, one line per epoch otherwise,
 /// JSON lines for scripts, or nothing.
@@ -109,17 +110,20 @@ extension ProgressReporter {
 /// Ctrl-C during training: the first press asks the loop to stop after the current batch
 /// (what was done is kept); a second press ends the process at once.
 public enum Interrupt {
-    nonisolated(unsafe) public private(set) static var requested = false
+    /// Atomic: written by the signal handler, read by the training loop's thread.
+    private static let flag = Atomic<Bool>(false)
+
+    public static var requested: Bool { flag.load(ordering: .relaxed) }
 
     public static func install() {
         signal(SIGINT) { _ in
-            if Interrupt.requested { _exit(130) }
-            Interrupt.requested = true
+            if Interrupt.flag.load(ordering: .relaxed) { _exit(130) }
+            Interrupt.flag.store(true, ordering: .relaxed)
             let note = "\nInterrupted: stopping after this batch (press Ctrl-C again to quit now)\n"
             _ = note.withCString { write(STDERR_FILENO, $0, strlen($0)) }
         }
     }
 
     /// For tests: as if Ctrl-C had been pressed (or not).
-    public static func simulate(_ value: Bool) { requested = value }
+    public static func simulate(_ value: Bool) { flag.store(value, ordering: .relaxed) }
 }

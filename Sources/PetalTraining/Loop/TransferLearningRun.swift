@@ -41,7 +41,7 @@ public final class TransferLearningRun {
 
     /// A new run for `folder`, which must be absent or empty (it is made by `execute`).
     public init(config: TransferLearningConfig, folder: URL, progress: ProgressReporter) throws {
-        guard config.architecture != nil else { throw TrainingError.unknownBackbone(config.backbone) }
+        try config.validate()
         try RunFolder.checkNewRunDestination(folder)
         self.config = config
         self.folder = folder.standardizedFileURL
@@ -61,6 +61,7 @@ public final class TransferLearningRun {
         state = try run.read(RunState.self, from: .state)
         guard !state.isFinished else { throw RunFolderError.finished(path: run.url.path) }
         config = try run.read(TransferLearningConfig.self, from: .config)
+        try config.validate()
         self.folder = run.url
         self.progress = progress
         files = run
@@ -125,7 +126,7 @@ public final class TransferLearningRun {
                                        epochEnded: { epoch, _ in try self.saveCheckpoint(trainer, nextEpoch: epoch + 1) })
             if trainer.interrupted { return try interruptedOutcome(classifier, split, test, testCache, failures, folderScan, started) }
             let ranTo = state.nextEpoch
-            state.phases.append(phaseResult(RunState.featureExtraction, trainer, test, logs: logs, since: phaseStart))
+            state.phases.append(try phaseResult(RunState.featureExtraction, trainer, test, logs: logs, since: phaseStart))
             state.phase = RunState.fineTuning
             state.fineTuningStartEpoch = ranTo
             state.learningRate = nil
@@ -150,14 +151,14 @@ public final class TransferLearningRun {
                                        restoredCallbackState: restoredCallbacks(),
                                        epochEnded: { epoch, _ in try self.saveCheckpoint(trainer, nextEpoch: epoch + 1) })
             if trainer.interrupted { return try interruptedOutcome(classifier, split, test, testCache, failures, folderScan, started) }
-            state.phases.append(phaseResult(RunState.fineTuning, trainer, test, logs: logs, since: phaseStart))
+            state.phases.append(try phaseResult(RunState.fineTuning, trainer, test, logs: logs, since: phaseStart))
         }
         state.phase = RunState.done
         try classifier.save(to: files.url(.model))
         try saveState()
         files.remove(.lastModel)
         files.remove(.optimizer)
-        let final = Trainer.evaluate(classifier, test)
+        let final = try Trainer.evaluate(classifier, test)
         return RunOutcome(folder: folder, classifier: classifier, classNames: split.classNames, phases: state.phases,
                           test: final, testFiles: testCache.files, split: split, decodeFailures: failures,
                           ignoredFiles: folderScan.ignoredCount, interrupted: false,
@@ -194,6 +195,7 @@ public final class TransferLearningRun {
             try split.save(to: files.url(.split))
         }
         progress.message("Data: \(split.train.count) train, \(split.validation.count) validation, \(split.test.count) test images in \(split.classNames.count) classes; decoding at \(size)x\(size)")
+        for group in split.identicalFilesAcrossSplits() { progress.message("warning: identical files in more than one split (their test metrics read too good): \(group.joined(separator: ", "))") }
         let trainCache = try ImageCache(files: split.train, side: size)
         let validationCache = try ImageCache(files: split.validation, side: size)
         let testCache = try ImageCache(files: split.test, side: size)
@@ -258,9 +260,10 @@ public final class TransferLearningRun {
     }
 
     private func phaseResult(_ name: String, _ trainer: Trainer, _ test: BatchLoader, logs: [EpochLogs],
-                             since start: Date) -> PhaseResult {
-        let result = trainer.evaluate(test)
-        progress.message(String(format: "%@: test accuracy %.4f, test loss %.4f", name, result.accuracy, result.loss))
+                             since start: Date) throws -> PhaseResult {
+        let result = try trainer.evaluate(test)
+        progress.message(result.isEmpty ? "\(name): no test images, no test metrics"
+                         : String(format: "%@: test accuracy %.4f, test loss %.4f", name, result.accuracy, result.loss))
         return PhaseResult(name: name, epochs: logs.count, seconds: Date().timeIntervalSince(start),
                            imagesPerSecond: trainer.imagesPerSecond,
                            bestValidationAccuracy: logs.compactMap { $0["val_accuracy"] }.max(),
@@ -271,7 +274,7 @@ public final class TransferLearningRun {
 
     private func saveCheckpoint(_ trainer: Trainer, nextEpoch: Int) throws {
         try trainer.model.save(to: files.url(.lastModel))
-        let optimizerState = trainer.optimizer.exportState(for: trainer.model.network.trainableParameters)
+        let optimizerState = try trainer.optimizer.exportState(for: trainer.model.network.trainableParameters)
         try SafetensorsFile.write(optimizerState.slots.sorted { $0.key < $1.key }.map { ($0.key, $0.value) },
                                   metadata: ["optimizer": optimizerState.optimizer,
                                              "iterations": String(optimizerState.iterations)],

@@ -33,7 +33,7 @@ public final class Adam: SlotOptimizer {
         slots = SlotStore(names: ["momentum", "velocity"] + (amsgrad ? ["velocity_hat"] : []))
     }
 
-    public func step(_ parameters: [Parameter]) {
+    public func step(_ parameters: [Parameter]) throws {
         // Keras computes these scalars in float32 from the float32 step count.
         let t = Float(iterations + 1)
         let beta1Power = powf(Float(beta1), t), beta2Power = powf(Float(beta2), t)
@@ -41,7 +41,7 @@ public final class Adam: SlotOptimizer {
         // Keras forms 1 - beta in double precision, then casts: not 1 - Float(beta).
         let oneMinusBeta1 = Float(1 - beta1), oneMinusBeta2 = Float(1 - beta2)
         let eps = Float(epsilon), amsgrad = amsgrad
-        UpdateDriver.run(parameters, options: options, learningRate: learningRate, slots: slots) {
+        try UpdateDriver.run(parameters, options: options, learningRate: learningRate, slots: slots) {
             w, g, slots, n, scale in
             let m = slots[0].floatPointer, v = slots[1].floatPointer
             if amsgrad {

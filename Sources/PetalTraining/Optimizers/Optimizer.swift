@@ -21,12 +21,12 @@ public protocol Optimizer: AnyObject {
     var name: String { get }
 
     /// One update of every trainable parameter whose `gradient` is non-nil.
-    func step(_ parameters: [Parameter])
+    func step(_ parameters: [Parameter]) throws
     /// Forgets all state (slots and step count), as a freshly made optimizer.
     func reset()
 
     /// A copy of the optimizer's state for a checkpoint (see `OptimizerState`).
-    func exportState(for parameters: [Parameter]) -> OptimizerState
+    func exportState(for parameters: [Parameter]) throws -> OptimizerState
     /// Restores state exported earlier for parameters of the same names and shapes.
     func importState(_ state: OptimizerState, for parameters: [Parameter]) throws(OptimizerError)
 }
@@ -78,6 +78,8 @@ public enum OptimizerError: Error, CustomStringConvertible, Equatable {
     case slotShapeMismatch(String, expected: [Int], found: [Int])
     /// A bad optimizer setting (from `OptimizerSpec`), e.g. a negative learning rate.
     case invalidOption(String)
+    /// A slot that cannot be copied into the parameter's layout (e.g. out of memory).
+    case slotUnreadable(String, reason: String)
 
     public var description: String {
         switch self {
@@ -89,6 +91,8 @@ public enum OptimizerError: Error, CustomStringConvertible, Equatable {
             return "optimizer state: slot \"\(key)\" has shape \(found), the parameter has \(expected)"
         case let .invalidOption(message):
             return "optimizer: \(message)"
+        case let .slotUnreadable(key, reason):
+            return "optimizer state: slot \"\(key)\" cannot be restored: \(reason)"
         }
     }
 }
@@ -106,9 +110,9 @@ extension SlotOptimizer {
         iterations = 0
     }
 
-    public func exportState(for parameters: [Parameter]) -> OptimizerState {
+    public func exportState(for parameters: [Parameter]) throws -> OptimizerState {
         OptimizerState(optimizer: name, iterations: iterations, learningRate: learningRate,
-                       slots: slots.export(for: parameters))
+                       slots: try slots.export(for: parameters))
     }
 
     public func importState(_ state: OptimizerState, for parameters: [Parameter]) throws(OptimizerError) {
@@ -135,27 +139,27 @@ final class SlotStore {
     func removeAll() { entries = [:] }
 
     /// The slots of `parameter`, in its current layout (re-laid-out if it moved).
-    func tensors(for parameter: Parameter) -> [Tensor] {
+    func tensors(for parameter: Parameter) throws -> [Tensor] {
         let key = ObjectIdentifier(parameter)
         if let entry = entries[key] {
             if entry.tensors.first?.layout == parameter.layout || entry.tensors.isEmpty { return entry.tensors }
-            let moved = entry.tensors.map { $0.reordered(to: parameter.layout) }
+            let moved = try entry.tensors.map { try $0.reordered(to: parameter.layout) }
             entries[key] = Entry(parameter: parameter, tensors: moved)
             return moved
         }
-        let made = names.map { _ in Tensor(layout: parameter.layout) }
+        let made = try names.map { _ in try Tensor(layout: parameter.layout) }
         entries[key] = Entry(parameter: parameter, tensors: made)
         return made
     }
 
-    func export(for parameters: [Parameter]) -> [String: Tensor] {
+    func export(for parameters: [Parameter]) throws -> [String: Tensor] {
         var out: [String: Tensor] = [:]
         for p in parameters {
             guard let entry = entries[ObjectIdentifier(p)] else { continue }
             for (name, t) in zip(names, entry.tensors) {
                 // Always a copy, so later steps do not change an exported state.
-                let copy = Tensor(layout: .rowMajor(t.shape))
-                copy.assign(t)
+                let copy = try Tensor(layout: .rowMajor(t.shape))
+                try copy.assign(t)
                 out["\(p.name)/\(name)"] = copy
             }
         }
@@ -174,9 +178,13 @@ final class SlotStore {
                 guard saved.shape == p.shape else {
                     throw .slotShapeMismatch(key, expected: p.shape, found: saved.shape)
                 }
-                let t = Tensor(layout: p.layout)
-                t.assign(saved)
-                tensors.append(t)
+                do {
+                    let t = try Tensor(layout: p.layout)
+                    try t.assign(saved)
+                    tensors.append(t)
+                } catch {
+                    throw .slotUnreadable(key, reason: "\(error)")
+                }
             }
             restored[ObjectIdentifier(p)] = Entry(parameter: p, tensors: tensors)
         }
@@ -194,7 +202,7 @@ struct UpdateDriver {
                         _ slots: [Tensor], _ count: Int, _ gradScale: Float) -> Void
 
     static func run(_ parameters: [Parameter], options: OptimizerOptions, learningRate: Double,
-                    slots: SlotStore, kernel: Kernel) {
+                    slots: SlotStore, kernel: Kernel) throws {
         let active = parameters.filter { $0.trainable && $0.gradient != nil }
         var globalScale: Float = 1
         if options.clipNorm == nil, let clip = options.globalClipNorm, clip > 0 {
@@ -216,7 +224,7 @@ struct UpdateDriver {
             if let decay, !options.excludeFromWeightDecay.contains(where: { p.name.contains($0) }) {
                 applyWeightDecay(w.baseAddress!, count: w.count, factor: decay)
             }
-            kernel(w.baseAddress!, UnsafePointer(g.baseAddress!), slots.tensors(for: p), w.count, scale)
+            kernel(w.baseAddress!, UnsafePointer(g.baseAddress!), try slots.tensors(for: p), w.count, scale)
             p.markUpdated()
         }
     }

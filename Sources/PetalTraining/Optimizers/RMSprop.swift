@@ -34,12 +34,12 @@ public final class RMSprop: SlotOptimizer {
                           + (centered ? ["average_gradient"] : []))
     }
 
-    public func step(_ parameters: [Parameter]) {
+    public func step(_ parameters: [Parameter]) throws {
         // Keras forms 1 - rho in double precision, then casts: not 1 - Float(rho).
         let lr = Float(learningRate), rho = Float(rho), oneMinusRho = Float(1 - self.rho)
         let eps = Float(epsilon), mom = Float(momentum)
         let useMomentum = momentum > 0, centered = centered
-        UpdateDriver.run(parameters, options: options, learningRate: learningRate, slots: slots) {
+        try UpdateDriver.run(parameters, options: options, learningRate: learningRate, slots: slots) {
             w, g, slots, n, scale in
             let v = slots[0].floatPointer
             let buf = useMomentum ? slots[1].floatPointer : v

@@ -26,10 +26,10 @@ public final class SGD: SlotOptimizer {
         slots = SlotStore(names: momentum != 0 ? ["momentum"] : [])
     }
 
-    public func step(_ parameters: [Parameter]) {
+    public func step(_ parameters: [Parameter]) throws {
         let lr = Float(learningRate), mom = Float(momentum)
         let useMomentum = momentum != 0, nesterov = nesterov
-        UpdateDriver.run(parameters, options: options, learningRate: learningRate, slots: slots) {
+        try UpdateDriver.run(parameters, options: options, learningRate: learningRate, slots: slots) {
             w, g, slots, n, scale in
             if !useMomentum {
                 for i in 0..<n { w[i] -= g[i] * scale * lr }
