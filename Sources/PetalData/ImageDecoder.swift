@@ -77,7 +77,9 @@ public enum ImageDecoder {
 
     public static func decode(_ data: Data, path: String, width: Int, height: Int,
                               maxPixels: Int = defaultMaxPixels) throws -> RGBImage {
-        precondition(width > 0 && height > 0, "ImageDecoder: target size \(width)x\(height)")
+        guard width > 0, height > 0, width <= 65_535, height <= 65_535 else {
+            throw DataError.undecodable(path: path, reason: "cannot resize to \(width)x\(height) pixels (sides must be 1...65535)")
+        }
         let orientation = orientationOf(data)
         // Resize in stored orientation (axes swapped when the image is turned a quarter) and
         // turn the small result upright: cheaper, and the same since the filter is separable.

@@ -18,8 +18,11 @@ enum JPEGCodec {
             throw DataError.undecodable(path: path, reason: "cannot start the JPEG decoder")
         }
         defer { tjDestroy(handle) }
+        guard let start = bytes.baseAddress, !bytes.isEmpty else {
+            throw DataError.undecodable(path: path, reason: "empty file (0 bytes)")
+        }
         var w: Int32 = 0, h: Int32 = 0, subsamp: Int32 = 0, cs: Int32 = 0
-        let base = bytes.baseAddress!.assumingMemoryBound(to: UInt8.self)
+        let base = start.assumingMemoryBound(to: UInt8.self)
         if tjDecompressHeader3(handle, base, UInt(bytes.count), &w, &h, &subsamp, &cs) != 0 {
             let n = bytes.count
             let ended = n >= 2 && bytes[n - 2] == 0xFF && bytes[n - 1] == 0xD9
@@ -58,6 +61,8 @@ enum JPEGCodec {
     static func decode(_ bytes: UnsafeRawBufferPointer, path: String, minWidth: Int = 0, minHeight: Int = 0,
                        maxPixels: Int) throws -> RGBImage {
         let head = try header(bytes, path: path)
+        // JPEG sides are at most 65,535, so the product cannot overflow; the limit keeps
+        // the buffers below bounded before a single pixel is decoded.
         if head.width * head.height > maxPixels {
             throw DataError.tooLarge(path: path, width: head.width, height: head.height, limit: maxPixels)
         }
@@ -72,10 +77,12 @@ enum JPEGCodec {
         let channels = cmyk ? 4 : 3
         let format = cmyk ? TJPF_CMYK : TJPF_RGB
         var raw = [UInt8](repeating: 0, count: w * h * channels)
-        let base = bytes.baseAddress!.assumingMemoryBound(to: UInt8.self)
+        // LIMITSCANS: a crafted progressive file with thousands of scans is refused instead of
+        // taking minutes (libjpeg-turbo's own fuzzers set it too).
+        let flags = Int32(TJFLAG_LIMITSCANS)
         let status = raw.withUnsafeMutableBufferPointer { dst in
-            tjDecompress2(handle, base, UInt(bytes.count), dst.baseAddress!, Int32(w), 0, Int32(h),
-                          Int32(format.rawValue), 0)
+            tjDecompress2(handle, bytes.baseAddress?.assumingMemoryBound(to: UInt8.self), UInt(bytes.count),
+                          dst.baseAddress, Int32(w), 0, Int32(h), Int32(format.rawValue), flags)
         }
         if status != 0 {
             let message = errorText(handle)
@@ -154,11 +161,14 @@ enum JPEGCodec {
             throw DataError.undecodable(path: "<memory>", reason: "cannot start the JPEG encoder")
         }
         defer { tjDestroy(handle) }
+        guard image.width > 0, image.height > 0, image.width <= 65_535, image.height <= 65_535 else {
+            throw DataError.undecodable(path: "<memory>", reason: "cannot encode a \(image.width)x\(image.height) image as JPEG (sides 1...65535)")
+        }
         var out: UnsafeMutablePointer<UInt8>? = nil
         var size: UInt = 0
         let subsamp = quality >= 95 ? TJSAMP_444 : TJSAMP_420
         let status = image.pixels.withUnsafeBufferPointer { src in
-            tjCompress2(handle, src.baseAddress!, Int32(image.width), 0, Int32(image.height), Int32(TJPF_RGB.rawValue),
+            tjCompress2(handle, src.baseAddress, Int32(image.width), 0, Int32(image.height), Int32(TJPF_RGB.rawValue),
                         &out, &size, Int32(subsamp.rawValue), Int32(max(1, min(100, quality))), 0)
         }
         defer { if let out { tjFree(out) } }

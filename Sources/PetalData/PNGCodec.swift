@@ -28,6 +28,7 @@ enum PNGCodec {
             throw DataError.undecodable(path: path, reason: "not a readable PNG (\(text))")
         }
         let w = Int(image.width), h = Int(image.height)
+        // Both sides are UInt32, so the product fits in Int (64-bit).
         if w * h > maxPixels {
             png_image_free(&image)
             throw DataError.tooLarge(path: path, width: w, height: h, limit: maxPixels)
@@ -63,10 +64,14 @@ enum PNGCodec {
 
     /// 8-bit RGB or RGBA pixels as PNG bytes.
     static func encode(pixels: [UInt8], width: Int, height: Int, alpha: Bool) throws -> Data {
+        guard width > 0, height > 0, let w = UInt32(exactly: width), let h = UInt32(exactly: height),
+              pixels.count == width * height * (alpha ? 4 : 3) else {
+            throw DataError.undecodable(path: "<memory>", reason: "cannot encode \(pixels.count) bytes as a \(width)x\(height) PNG")
+        }
         var image = png_image()
         image.version = UInt32(PNG_IMAGE_VERSION)
-        image.width = UInt32(width)
-        image.height = UInt32(height)
+        image.width = w
+        image.height = h
         image.format = alpha ? formatRGBA : formatRGB
         var size = 0
         let first = pixels.withUnsafeBytes { src in
@@ -96,8 +101,7 @@ public enum PNGEncoder {
 
     /// RGBA bytes (`width * height * 4`) as PNG.
     public static func encode(rgba: [UInt8], width: Int, height: Int) throws -> Data {
-        precondition(rgba.count == width * height * 4, "PNGEncoder: \(rgba.count) bytes for \(width)x\(height) RGBA")
-        return try PNGCodec.encode(pixels: rgba, width: width, height: height, alpha: true)
+        try PNGCodec.encode(pixels: rgba, width: width, height: height, alpha: true)
     }
 
     public static func write(_ image: RGBImage, to url: URL) throws {

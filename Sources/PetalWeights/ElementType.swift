@@ -30,14 +30,30 @@ enum TensorBuilder {
         return shape
     }
 
-    /// A row-major Float32 tensor from `count` contiguous little-endian elements at `source`.
-    static func make(shape: [Int], type: ElementType, source: UnsafeRawPointer, name: String, path: String) throws -> Tensor {
-        let tensor = try Tensor(layout: .rowMajor(petalShape(shape, name: name, path: path)))
-        let count = shape.reduce(1, *)
-        let out = tensor.floats
+    /// The number of elements of a shape read from a file, refused when it overflows.
+    static func elementCount(_ shape: [Int], name: String, path: String) throws -> Int {
+        var count = 1
+        for dimension in try petalShape(shape, name: name, path: path) {
+            let product = count.multipliedReportingOverflow(by: dimension)
+            guard !product.overflow else {
+                throw WeightError.malformed(path: path, reason: "tensor `\(name)` has shape \(shape), more elements than can be addressed")
+            }
+            count = product.partialValue
+        }
+        return count
+    }
+
+    /// A row-major Float32 tensor from the contiguous little-endian elements in `source`, which
+    /// must hold exactly the shape's elements.
+    static func make(shape: [Int], type: ElementType, source: UnsafeRawBufferPointer, name: String, path: String) throws -> Tensor {
+        let count = try elementCount(shape, name: name, path: path)
+        guard case let (bytes, false) = count.multipliedReportingOverflow(by: type.byteSize), bytes == source.count else {
+            throw WeightError.malformed(path: path, reason: "tensor `\(name)` of shape \(shape) (\(type.rawValue)) needs \(count) elements, the file has \(source.count) bytes for it")
+        }
+        let tensor = try Tensor(layout: .rowMajor(try petalShape(shape, name: name, path: path)))
+        guard count > 0, let source = source.baseAddress, let out = tensor.floats.baseAddress else { return tensor }
         switch type {
-        case .f32:
-            if count > 0 { UnsafeMutableRawPointer(out.baseAddress!).copyMemory(from: source, byteCount: count * 4) }
+        case .f32: UnsafeMutableRawPointer(out).copyMemory(from: source, byteCount: bytes)
         case .f64: convert(count, source, out) { (v: Double) in Float(v) }
         case .f16: convert(count, source, out) { (v: UInt16) in halfToFloat(v) }
         case .bf16: convert(count, source, out) { (v: UInt16) in Float(bitPattern: UInt32(v) << 16) }
@@ -74,7 +90,7 @@ enum TensorBuilder {
         }
     }
 
-    private static func convert<T>(_ count: Int, _ source: UnsafeRawPointer, _ out: UnsafeMutableBufferPointer<Float>,
+    private static func convert<T>(_ count: Int, _ source: UnsafeRawPointer, _ out: UnsafeMutablePointer<Float>,
                                    _ f: (T) -> Float) {
         let stride = MemoryLayout<T>.size
         for i in 0..<count { out[i] = f(source.loadUnaligned(fromByteOffset: i * stride, as: T.self)) }
@@ -109,13 +125,5 @@ func writeAtomically(_ data: Data, to url: URL) throws {
         throw WeightError.writeFailed(path: url.path, reason: error.reason)
     } catch {
         throw WeightError.writeFailed(path: url.path, reason: error.localizedDescription)
-    }
-}
-
-/// Reads a whole file, memory-mapped, with a clear error when it is missing.
-func readFile(_ url: URL) throws -> Data {
-    guard FileManager.default.fileExists(atPath: url.path) else { throw WeightError.fileNotFound(path: url.path) }
-    do { return try Data(contentsOf: url, options: .alwaysMapped) } catch {
-        throw WeightError.unreadable(path: url.path, reason: error.localizedDescription)
     }
 }

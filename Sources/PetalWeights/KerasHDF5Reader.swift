@@ -62,7 +62,7 @@ public struct KerasHDF5Reader {
         } else if file.exists("layers") {
             style = .keras3Weights
             layerNames = try file.children(of: "layers")
-            entries = try Self.keras3Entries(file, group: "layers", model: nil)
+            entries = try Self.keras3Entries(file, group: "layers", model: nil, depth: 0)
             try Self.checkUnique(entries, path: url.path)
             return
         } else {
@@ -85,7 +85,7 @@ public struct KerasHDF5Reader {
                 // `mobilenetv2_1.00_160`. A plain layer lists `Conv1/kernel:0` in group `Conv1`.
                 let nested = parts.first != layer && parts.count > 1
                 guard file.isDataset(hdf5Path) else {
-                    throw WeightError.malformed(path: url.path, reason: "weight `\(stored)` of layer `\(layer)` is listed but `\(hdf5Path)` is missing")
+                    throw WeightError.malformed(path: url.path, reason: "weight `\(stored)` of layer `\(layer)` is listed but `\(hdf5Path)` is missing or cannot be opened (corrupt?)")
                 }
                 entries.append(Entry(name: name, storedName: stored, layer: layer, subModel: nested ? layer : nil,
                                      hdf5Path: hdf5Path, shape: try file.shape(of: hdf5Path)))
@@ -123,23 +123,29 @@ public struct KerasHDF5Reader {
     static func depthwiseLayers(in config: String) -> Set<String> {
         guard let json = try? JSONSerialization.jsonObject(with: Data(config.utf8)) else { return [] }
         var found = Set<String>()
-        func walk(_ value: Any) {
+        // The parser bounds nesting itself; the walk is bounded too, whatever parser is used.
+        func walk(_ value: Any, depth: Int = 0) {
+            guard depth < 1000 else { return }
             if let dict = value as? [String: Any] {
                 if dict["class_name"] as? String == "DepthwiseConv2D",
                    let name = (dict["config"] as? [String: Any])?["name"] as? String ?? dict["name"] as? String {
                     found.insert(name)
                 }
-                dict.values.forEach(walk)
+                for child in dict.values { walk(child, depth: depth + 1) }
             } else if let array = value as? [Any] {
-                array.forEach(walk)
+                for child in array { walk(child, depth: depth + 1) }
             }
         }
         walk(json)
         return found
     }
 
+    /// Models nested deeper than this are refused (HDF5 links can even make a group its own child).
+    static let maxNesting = 32
+
     /// Keras 3 `.weights.h5`: `layers/<layer>/vars/<i>`, nested models under `layers/<model>/layers/...`.
-    static func keras3Entries(_ file: HDF5File, group: String, model: String?) throws -> [Entry] {
+    static func keras3Entries(_ file: HDF5File, group: String, model: String?, depth: Int) throws -> [Entry] {
+        guard depth < maxNesting else { throw file.bad("models nested more than \(maxNesting) deep at `\(group)`") }
         var entries: [Entry] = []
         for layer in try file.children(of: group) {
             let layerGroup = "\(group)/\(layer)"
@@ -152,7 +158,7 @@ public struct KerasHDF5Reader {
                 }
             }
             if file.exists("\(layerGroup)/layers") {
-                entries += try keras3Entries(file, group: "\(layerGroup)/layers", model: model ?? layer)
+                entries += try keras3Entries(file, group: "\(layerGroup)/layers", model: model ?? layer, depth: depth + 1)
             }
         }
         return entries

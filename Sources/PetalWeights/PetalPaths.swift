@@ -36,8 +36,7 @@ public enum PetalPaths {
             ((try? fm.contentsOfDirectory(atPath: dir.path)) ?? []).filter { !$0.hasPrefix(".") && keep($0) }.sorted()
                 .map { dir.appendingPathComponent($0) }
         }
-        let known = ["h5", "pth", "pt", "bin", "safetensors", "ckpt"]
-        return list(weightsDirectory) { known.contains(($0 as NSString).pathExtension.lowercased()) }
+        return list(weightsDirectory) { WeightFormat.fileExtensions.contains(($0 as NSString).pathExtension.lowercased()) }
             + list(kerasModelsDirectory) { $0.lowercased().hasSuffix(".h5") }
     }
 

@@ -1,7 +1,10 @@
 import Foundation
 
-/// A value on the stack of the restricted pickle machine.
-indirect enum PickleValue {
+/// A value on the stack of the restricted pickle machine. Containers are reference types
+/// owned by the machine's `PickleHeap`, so values nest by reference only: whatever a crafted
+/// file builds (cycles through the memo, a list nested 100,000 deep), no value's deinit or
+/// traversal recurses deeper than the heap allows.
+enum PickleValue {
     case none
     case bool(Bool)
     case int(Int)
@@ -11,7 +14,7 @@ indirect enum PickleValue {
     case string(String)
     case bytes([UInt8])
     case list(PickleList)
-    case tuple([PickleValue])
+    case tuple(PickleTuple)
     case dict(PickleDict)
     /// An allowed global (`torch.FloatStorage`, `torch._utils._rebuild_tensor_v2`, ...).
     case global(String)
@@ -30,19 +33,80 @@ indirect enum PickleValue {
 
 final class PickleList { var items: [PickleValue] = [] }
 
-/// An insertion-ordered dictionary (pickled dicts and OrderedDicts keep their order).
+/// Tuples are immutable in Python; a class here only so that the heap can release them.
+final class PickleTuple {
+    var items: [PickleValue]
+    init(_ items: [PickleValue]) { self.items = items }
+}
+
+/// An insertion-ordered dictionary (pickled dicts and OrderedDicts keep their order), with an
+/// index of its string keys so that a dict of a million entries is built in linear time.
 final class PickleDict {
-    var items: [(key: PickleValue, value: PickleValue)] = []
+    private(set) var items: [(key: PickleValue, value: PickleValue)] = []
+    private var stringIndex: [String: Int] = [:]
+
     func set(_ key: PickleValue, _ value: PickleValue) {
-        if case .string(let k) = key, let i = items.firstIndex(where: { if case .string(k) = $0.key { return true }; return false }) {
-            items[i].value = value
-        } else {
-            items.append((key, value))
+        if case .string(let k) = key {
+            if let i = stringIndex[k] { items[i].value = value; return }
+            stringIndex[k] = items.count
         }
+        items.append((key, value))
     }
-    subscript(_ key: String) -> PickleValue? {
-        items.first { if case .string(key) = $0.key { return true }; return false }?.value
+
+    subscript(_ key: String) -> PickleValue? { stringIndex[key].map { items[$0].value } }
+
+    func removeAll() {
+        items = []
+        stringIndex = [:]
     }
+}
+
+/// Owns every container one pickle machine builds and what its persistent ids named.
+/// `release()` empties them all, which breaks any reference cycle a crafted pickle made and
+/// lets nested containers be freed one by one instead of by a deep chain of deinits.
+final class PickleHeap {
+    private var lists: [PickleList] = []
+    private var tuples: [PickleTuple] = []
+    private var dicts: [PickleDict] = []
+    /// The element type of each storage key named by a persistent id (`torch.FloatStorage`).
+    private(set) var storageTypes: [String: String] = [:]
+
+    func list(_ items: [PickleValue] = []) -> PickleValue {
+        let l = PickleList()
+        l.items = items
+        lists.append(l)
+        return .list(l)
+    }
+
+    func tuple(_ items: [PickleValue]) -> PickleValue {
+        let t = PickleTuple(items)
+        tuples.append(t)
+        return .tuple(t)
+    }
+
+    func dict() -> PickleDict {
+        let d = PickleDict()
+        dicts.append(d)
+        return d
+    }
+
+    /// Records a storage's type; false when the same key was named with another type.
+    func recordStorage(_ key: String, type: String) -> Bool {
+        if let known = storageTypes[key] { return known == type }
+        storageTypes[key] = type
+        return true
+    }
+
+    func release() {
+        for l in lists { l.items = [] }
+        for t in tuples { t.items = [] }
+        for d in dicts { d.removeAll() }
+        lists = []
+        tuples = []
+        dicts = []
+    }
+
+    deinit { release() }
 }
 
 /// A PyTorch storage named by a persistent id: its key in the file, element type and size.
@@ -77,6 +141,9 @@ struct PickleMachine {
     let path: String
     let bytes: UnsafeRawBufferPointer
     var position: Int
+    /// Every container this machine built; the caller keeps the machine (and so the values)
+    /// alive while it reads them, and `heap.release()` frees them.
+    let heap = PickleHeap()
 
     init(bytes: UnsafeRawBufferPointer, position: Int = 0, path: String) {
         self.bytes = bytes
@@ -87,7 +154,7 @@ struct PickleMachine {
     private func bad(_ reason: String) -> WeightError { .malformed(path: path, reason: "pickle: \(reason)") }
 
     private mutating func read(_ count: Int) throws -> UnsafeRawBufferPointer {
-        guard count >= 0, count <= bytes.count - position else { throw bad("unexpected end of data (truncated file?)") }
+        guard count >= 0, count <= bytes.count - position else { throw bad("unexpected end of data at byte \(position) (truncated file?)") }
         defer { position += count }
         return UnsafeRawBufferPointer(rebasing: bytes[position..<(position + count)])
     }
@@ -104,9 +171,12 @@ struct PickleMachine {
         return String(decoding: bytes[position..<end], as: UTF8.self)
     }
 
+    /// A length read from the file, checked against the bytes left before it is used.
     private mutating func length(_ n: UInt64) throws -> Int {
-        guard n <= UInt64(bytes.count - position) else { throw bad("length \(n) runs past the end of the data") }
-        return Int(n)
+        guard n <= UInt64(bytes.count - position), let count = Int(exactly: n) else {
+            throw bad("length \(n) at byte \(position) runs past the end of the data")
+        }
+        return count
     }
 
     /// Runs one pickle to its STOP and returns its value; `position` is left just after it.
@@ -136,21 +206,21 @@ struct PickleMachine {
             case 0x95: _ = try uint(UInt64.self)                       // FRAME
             case 0x2E: return try pop()                                // STOP
             case 0x28: marks.append(stack.count)                       // MARK
-            case 0x7D: stack.append(.dict(PickleDict()))               // EMPTY_DICT
-            case 0x5D: stack.append(.list(PickleList()))               // EMPTY_LIST
-            case 0x29: stack.append(.tuple([]))                        // EMPTY_TUPLE
-            case 0x8F: stack.append(.list(PickleList()))               // EMPTY_SET (as a list)
-            case 0x74: stack.append(.tuple(try popMark()))             // TUPLE
-            case 0x85: stack.append(.tuple([try pop()]))               // TUPLE1
-            case 0x86: let b = try pop(), a = try pop(); stack.append(.tuple([a, b]))
-            case 0x87: let c = try pop(), b = try pop(), a = try pop(); stack.append(.tuple([a, b, c]))
-            case 0x6C: let l = PickleList(); l.items = try popMark(); stack.append(.list(l))   // LIST
+            case 0x7D: stack.append(.dict(heap.dict()))                // EMPTY_DICT
+            case 0x5D: stack.append(heap.list())                       // EMPTY_LIST
+            case 0x29: stack.append(heap.tuple([]))                    // EMPTY_TUPLE
+            case 0x8F: stack.append(heap.list())                       // EMPTY_SET (as a list)
+            case 0x74: stack.append(heap.tuple(try popMark()))         // TUPLE
+            case 0x85: stack.append(heap.tuple([try pop()]))           // TUPLE1
+            case 0x86: let b = try pop(), a = try pop(); stack.append(heap.tuple([a, b]))
+            case 0x87: let c = try pop(), b = try pop(), a = try pop(); stack.append(heap.tuple([a, b, c]))
+            case 0x6C: stack.append(heap.list(try popMark()))          // LIST
             case 0x64:                                                 // DICT
                 let items = try popMark()
-                let d = PickleDict()
+                let d = heap.dict()
                 for i in stride(from: 0, to: items.count - 1, by: 2) { d.set(items[i], items[i + 1]) }
                 stack.append(.dict(d))
-            case 0x91: let l = PickleList(); l.items = try popMark(); stack.append(.list(l))   // FROZENSET
+            case 0x91: stack.append(heap.list(try popMark()))          // FROZENSET
             case 0x4E: stack.append(.none)
             case 0x88: stack.append(.bool(true))
             case 0x89: stack.append(.bool(false))
@@ -250,11 +320,11 @@ struct PickleMachine {
 
     private mutating func long(_ count: Int) throws -> PickleValue {
         let raw = Array(try read(count))
-        if raw.isEmpty { return .int(0) }
+        guard let last = raw.last else { return .int(0) }
         if raw.count > 8 { return .bigInt(raw) }
         var value: UInt64 = 0
         for (i, b) in raw.enumerated() { value |= UInt64(b) << (8 * UInt64(i)) }
-        if raw.last! & 0x80 != 0 && raw.count < 8 { value |= ~0 << (8 * UInt64(raw.count)) }  // sign-extend
+        if last & 0x80 != 0 && raw.count < 8 { value |= ~0 << (8 * UInt64(raw.count)) }  // sign-extend
         return .int(Int(bitPattern: UInt(value)))
     }
 
@@ -270,19 +340,21 @@ struct PickleMachine {
 
     private func call(_ callable: PickleValue, _ args: PickleValue) throws -> PickleValue {
         guard case .global(let name) = callable else { throw bad("call of a non-callable value") }
-        guard case .tuple(let a) = args else { throw bad("arguments of \(name) are not a tuple") }
+        guard case .tuple(let argumentTuple) = args else { throw bad("arguments of \(name) are not a tuple") }
+        let a = argumentTuple.items
         switch name {
         case "collections.OrderedDict":
-            let d = PickleDict()
+            let d = heap.dict()
             if case .list(let pairs)? = a.first {
-                for case .tuple(let kv) in pairs.items where kv.count == 2 { d.set(kv[0], kv[1]) }
+                for case .tuple(let kv) in pairs.items where kv.items.count == 2 { d.set(kv.items[0], kv.items[1]) }
             }
             return .dict(d)
         case "torch._utils._rebuild_tensor_v2", "torch._utils._rebuild_tensor":
             guard a.count >= 4, case .storage(let storage) = a[0], let offset = a[1].intValue,
-                  case .tuple(let size) = a[2], case .tuple(let stride) = a[3] else {
+                  case .tuple(let sizeTuple) = a[2], case .tuple(let strideTuple) = a[3] else {
                 throw bad("\(name) with unexpected arguments")
             }
+            let size = sizeTuple.items, stride = strideTuple.items
             let sizes = size.compactMap(\.intValue), strides = stride.compactMap(\.intValue)
             guard sizes.count == size.count, strides.count == stride.count, sizes.count == strides.count else {
                 throw bad("tensor size \(size.count)-D and stride \(stride.count)-D do not match")
@@ -295,9 +367,8 @@ struct PickleMachine {
             guard case .string(let s)? = a.first else { throw bad("_codecs.encode without a string") }
             return .bytes(s.unicodeScalars.map { UInt8(truncatingIfNeeded: $0.value) })  // latin1
         case "builtins.set", "builtins.frozenset":
-            let l = PickleList()
-            if case .list(let items)? = a.first { l.items = items.items }
-            return .list(l)
+            if case .list(let items)? = a.first { return heap.list(items.items) }
+            return heap.list()
         default:
             throw WeightError.refusedGlobal(path: path, global: name)
         }
@@ -305,18 +376,20 @@ struct PickleMachine {
 
     /// `('storage', storage_type, key, location, numel[, view_metadata])`, as torch.save writes.
     private func persistentLoad(_ pid: PickleValue) throws -> PickleValue {
-        guard case .tuple(let t) = pid, t.count >= 5, case .string("storage") = t[0],
-              case .global(let type) = t[1], Self.storageTypes.contains(type) else {
+        guard case .tuple(let tuple) = pid, tuple.items.count >= 5, case .string("storage") = tuple.items[0],
+              case .global(let type) = tuple.items[1], Self.storageTypes.contains(type) else {
             throw bad("unsupported persistent id (expected a torch storage)")
         }
+        let t = tuple.items
         let key: String
         switch t[2] {
         case .string(let s): key = s
         case .int(let i): key = String(i)
         default: throw bad("storage key is not a string")
         }
+        guard heap.recordStorage(key, type: type) else { throw bad("storage `\(key)` is named with two element types") }
         // Old legacy files could store views of a storage: (view_key, offset, view_size).
-        if t.count >= 6, case .tuple(let view) = t[5], view.count >= 2, let offset = view[1].intValue {
+        if t.count >= 6, case .tuple(let viewTuple) = t[5], viewTuple.items.count >= 2, let offset = viewTuple.items[1].intValue {
             return .storage(StorageReference(key: key, storageType: type, elementOffset: offset))
         }
         return .storage(StorageReference(key: key, storageType: type, elementOffset: 0))

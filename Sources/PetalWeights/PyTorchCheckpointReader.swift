@@ -27,7 +27,16 @@ public enum PyTorchCheckpointReader {
     public static func read(_ url: URL) throws -> Checkpoint {
         let data = try readFile(url)
         let path = url.path
-        if data.starts(with: [0x50, 0x4B, 0x03, 0x04]) { return try readZip(url) }
+        if data.starts(with: [0x50, 0x4B, 0x03, 0x04]) {
+            try data.withUnsafeBytes { try ZipDirectoryCheck.validate($0, path: path) }
+            // Through the file, not `Archive(data:)`: ZIPFoundation's in-memory file traps when
+            // a crafted entry offset points past the end (found by benchmarks/fuzz/pickle.swift).
+            let archive: Archive
+            do { archive = try Archive(url: url, accessMode: .read) } catch {
+                throw WeightError.malformed(path: path, reason: "cannot open as zip: \(error)")
+            }
+            return try readZip(archive, size: data.count, path: path)
+        }
         guard data.first == 0x80 else {
             throw WeightError.malformed(path: path, reason: "neither a zip nor a pickle (not a PyTorch checkpoint?)")
         }
@@ -36,6 +45,7 @@ public enum PyTorchCheckpointReader {
 
     private static func readLegacy(_ raw: UnsafeRawBufferPointer, path: String) throws -> Checkpoint {
         var machine = PickleMachine(bytes: raw, path: path)
+        defer { machine.heap.release() }
         guard case .bigInt = try machine.load() else {  // 0x1950a86a20f9469cfc6c
             throw WeightError.malformed(path: path, reason: "no PyTorch magic number (is it a plain pickle?)")
         }
@@ -47,85 +57,98 @@ public enum PyTorchCheckpointReader {
         guard case .list(let keyList) = try machine.load() else {
             throw WeightError.malformed(path: path, reason: "missing storage key list")
         }
-        var references: [String: StorageReference] = [:]
-        collectStorages(object, into: &references)
+        // After the pickles, each storage in the key list's order: an element count, then the elements.
         var position = machine.position
         var storages: [String: StorageData] = [:]
         for case .string(let key) in keyList.items {
-            guard position + 8 <= raw.count else { throw WeightError.malformed(path: path, reason: "storage `\(key)` is truncated") }
-            let count = Int(UInt64(littleEndian: raw.loadUnaligned(fromByteOffset: position, as: UInt64.self)))
+            guard raw.count - position >= 8 else { throw WeightError.malformed(path: path, reason: "storage `\(key)` is truncated") }
+            let declared = UInt64(littleEndian: raw.loadUnaligned(fromByteOffset: position, as: UInt64.self))
             position += 8
-            guard let reference = references[key], let type = elementType(reference.storageType) else {
+            guard let typeName = machine.heap.storageTypes[key], let type = elementType(typeName) else {
                 throw WeightError.malformed(path: path, reason: "storage `\(key)` has no known element type")
             }
-            let byteCount = count.multipliedReportingOverflow(by: type.byteSize)
-            guard count >= 0, !byteCount.overflow, byteCount.partialValue <= raw.count - position else {
-                throw WeightError.malformed(path: path, reason: "storage `\(key)` of \(count) elements runs past the end (truncated file?)")
+            guard let count = Int(exactly: declared), case let (byteCount, false) = count.multipliedReportingOverflow(by: type.byteSize),
+                  byteCount <= raw.count - position else {
+                throw WeightError.malformed(path: path, reason: "storage `\(key)` of \(declared) elements runs past the end (truncated file?)")
             }
-            storages[key] = StorageData(base: raw.baseAddress! + position, count: count, type: type)
-            position += byteCount.partialValue
+            storages[key] = StorageData(bytes: UnsafeRawBufferPointer(rebasing: raw[position..<(position + byteCount)]), type: type)
+            position += byteCount
         }
-        return try checkpoint(object, storages: storages, format: .legacy, path: path)
+        return try checkpoint(object, format: .legacy, path: path) { key, name, body in
+            guard let storage = storages[key] else {
+                throw WeightError.malformed(path: path, reason: "storage `\(key)` of `\(name)` is missing")
+            }
+            return try body(storage)
+        }
     }
 
-    private static func readZip(_ url: URL) throws -> Checkpoint {
-        let path = url.path
-        let archive: Archive
-        do { archive = try Archive(url: url, accessMode: .read) } catch {
-            throw WeightError.malformed(path: path, reason: "cannot open as zip: \(error)")
-        }
+    private static func readZip(_ archive: Archive, size archiveSize: Int, path: String) throws -> Checkpoint {
         var entries: [String: Entry] = [:]
         for entry in archive { entries[entry.path] = entry }
-        guard let pickleEntry = entries.values.first(where: { $0.path.hasSuffix("/data.pkl") || $0.path == "data.pkl" }) else {
+        guard let pickleEntry = entries.values.filter({ $0.path.hasSuffix("/data.pkl") || $0.path == "data.pkl" })
+            .min(by: { $0.path < $1.path }) else {
             throw WeightError.malformed(path: path, reason: "zip without data.pkl (not a PyTorch checkpoint?)")
         }
         let prefix = String(pickleEntry.path.dropLast("data.pkl".count))
+        // An entry's declared size is checked before anything is reserved for it: a stored entry
+        // cannot be larger than the archive, a deflated one not more than deflate's 1032:1.
         func contents(_ entry: Entry) throws -> Data {
-            var data = Data(capacity: Int(entry.uncompressedSize))
-            do { _ = try archive.extract(entry, skipCRC32: true) { data.append($0) } } catch {
-                throw WeightError.malformed(path: path, reason: "cannot read `\(entry.path)`: \(error)")
+            let declared = entry.uncompressedSize
+            let bound = UInt64(archiveSize) * (entry.isCompressed ? 1032 : 1)
+            guard entry.type == .file, declared <= bound, entry.compressedSize <= UInt64(archiveSize), let size = Int(exactly: declared) else {
+                throw WeightError.malformed(path: path, reason: "zip entry `\(entry.path)` declares \(declared) bytes in an archive of \(archiveSize)")
             }
-            return data
+            var out = Data(capacity: size)
+            do {
+                _ = try archive.extract(entry, skipCRC32: true) { chunk in
+                    guard chunk.count <= size - out.count else { throw ZipEntryTooLong() }
+                    out.append(chunk)
+                }
+            } catch {
+                throw WeightError.malformed(path: path, reason: "cannot read zip entry `\(entry.path)`: \(error)")
+            }
+            guard out.count == size else {
+                throw WeightError.malformed(path: path, reason: "zip entry `\(entry.path)` holds \(out.count) bytes, not the \(size) it declares")
+            }
+            return out
         }
         let pickle = try contents(pickleEntry)
-        let object = try pickle.withUnsafeBytes { raw -> PickleValue in
+        return try pickle.withUnsafeBytes { raw in
             var machine = PickleMachine(bytes: raw, path: path)
-            return try machine.load()
-        }
-        var references: [String: StorageReference] = [:]
-        collectStorages(object, into: &references)
-        var blobs: [String: Data] = [:]
-        for (key, _) in references {
-            guard let entry = entries["\(prefix)data/\(key)"] else {
-                throw WeightError.malformed(path: path, reason: "storage `\(prefix)data/\(key)` is missing")
+            defer { machine.heap.release() }
+            let object = try machine.load()
+            var blobs: [String: (data: Data, type: ElementType)] = [:]
+            for (key, typeName) in machine.heap.storageTypes.sorted(by: { $0.key < $1.key }) {
+                guard let type = elementType(typeName) else {
+                    throw WeightError.malformed(path: path, reason: "storage `\(key)` has unknown type \(typeName)")
+                }
+                guard let entry = entries["\(prefix)data/\(key)"] else {
+                    throw WeightError.malformed(path: path, reason: "storage `\(prefix)data/\(key)` is missing")
+                }
+                blobs[key] = (try contents(entry), type)
             }
-            blobs[key] = try contents(entry)
-        }
-        // Keep the blobs alive while tensors are copied out of them.
-        return try withStorages(Array(blobs), references: references, index: 0, [:]) { storages in
-            try checkpoint(object, storages: storages, format: .zip, path: path)
+            return try checkpoint(object, format: .zip, path: path) { key, name, body in
+                guard let blob = blobs[key] else {
+                    throw WeightError.malformed(path: path, reason: "storage `\(key)` of `\(name)` is missing")
+                }
+                return try blob.data.withUnsafeBytes { try body(StorageData(bytes: $0, type: blob.type)) }
+            }
         }
     }
 
-    private static func withStorages<T>(_ blobs: [(String, Data)], references: [String: StorageReference], index: Int,
-                                        _ storages: [String: StorageData], _ body: ([String: StorageData]) throws -> T) throws -> T {
-        if index == blobs.count { return try body(storages) }
-        let (key, data) = blobs[index]
-        return try data.withUnsafeBytes { raw in
-            guard let type = elementType(references[key]!.storageType) else {
-                throw WeightError.malformed(path: "", reason: "storage `\(key)` has no known element type")
-            }
-            var next = storages
-            next[key] = StorageData(base: raw.baseAddress ?? UnsafeRawPointer(bitPattern: 8)!, count: raw.count / type.byteSize, type: type)
-            return try withStorages(blobs, references: references, index: index + 1, next, body)
-        }
+    private struct ZipEntryTooLong: Error, CustomStringConvertible {
+        var description: String { "more data than the entry declares" }
     }
 
+    /// One storage's bytes while a tensor is copied out of it.
     struct StorageData {
-        let base: UnsafeRawPointer
-        let count: Int
+        let bytes: UnsafeRawBufferPointer
         let type: ElementType
+        var count: Int { bytes.count / type.byteSize }
     }
+
+    /// Gives `body` the storage `key` (for the tensor `name`), valid only during the call.
+    typealias StorageAccess = (_ key: String, _ name: String, _ body: (StorageData) throws -> Tensor) throws -> Tensor
 
     static func elementType(_ storageType: String) -> ElementType? {
         switch storageType {
@@ -143,34 +166,45 @@ public enum PyTorchCheckpointReader {
         }
     }
 
-    private static func collectStorages(_ value: PickleValue, into references: inout [String: StorageReference]) {
-        switch value {
-        case .tensor(let t): references[t.storage.key] = t.storage
-        case .storage(let s): references[s.key] = s
-        case .list(let l): l.items.forEach { collectStorages($0, into: &references) }
-        case .tuple(let items): items.forEach { collectStorages($0, into: &references) }
-        case .dict(let d): d.items.forEach { collectStorages($0.value, into: &references) }
-        default: break
-        }
-    }
+    /// Nested dicts deeper than this are refused (a state dict nests two or three levels).
+    static let maxDictDepth = 100
 
-    /// Finds the state dict (looking through wrappers) and copies its tensors out.
-    private static func checkpoint(_ object: PickleValue, storages: [String: StorageData], format: Format,
-                                   path: String) throws -> Checkpoint {
+    /// Finds the state dict (looking through wrappers) and copies its tensors out. Each dict
+    /// is visited once, so a dict that contains itself, or one shared a million times, cannot
+    /// make this loop or recurse without end.
+    private static func checkpoint(_ object: PickleValue, format: Format, path: String,
+                                   storage: StorageAccess) throws -> Checkpoint {
         guard case .dict(var dict) = object else {
             throw WeightError.malformed(path: path, reason: "the checkpoint is not a dict of tensors")
         }
-        func holdsTensors(_ d: PickleDict) -> Bool {
-            d.items.contains { if case .tensor = $0.value { return true }; if case .dict(let inner) = $0.value { return holdsTensors(inner) }; return false }
+        func holdsTensors(_ d: PickleDict, depth: Int, seen: inout Set<ObjectIdentifier>) -> Bool {
+            guard depth < maxDictDepth, seen.insert(ObjectIdentifier(d)).inserted else { return false }
+            return d.items.contains {
+                switch $0.value {
+                case .tensor: return true
+                case .dict(let inner): return holdsTensors(inner, depth: depth + 1, seen: &seen)
+                default: return false
+                }
+            }
         }
         let direct = dict.items.contains { if case .tensor = $0.value { return true }; return false }
-        if !direct, let key = wrapperKeys.first(where: { if case .dict(let d)? = dict[$0] { return holdsTensors(d) }; return false }),
-           case .dict(let inner)? = dict[key] {
+        if !direct, let key = wrapperKeys.first(where: {
+            var seen = Set<ObjectIdentifier>()
+            if case .dict(let d)? = dict[$0] { return holdsTensors(d, depth: 0, seen: &seen) }
+            return false
+        }), case .dict(let inner)? = dict[key] {
             dict = inner
         }
         var names: [String] = []
         var tensors: [String: Tensor] = [:]
-        func visit(_ d: PickleDict, prefix: String) throws {
+        var visited = Set<ObjectIdentifier>()
+        func visit(_ d: PickleDict, prefix: String, depth: Int) throws {
+            guard depth < maxDictDepth else {
+                throw WeightError.malformed(path: path, reason: "dicts nested more than \(maxDictDepth) deep at `\(prefix)`")
+            }
+            guard visited.insert(ObjectIdentifier(d)).inserted else {
+                throw WeightError.malformed(path: path, reason: "the dict at `\(prefix)` appears twice (or contains itself)")
+            }
             for (key, value) in d.items {
                 let name: String
                 switch key {
@@ -181,54 +215,73 @@ public enum PyTorchCheckpointReader {
                 switch value {
                 case .tensor(let t):
                     guard tensors[name] == nil else { throw WeightError.duplicateTensor(path: path, name: name) }
-                    tensors[name] = try materialize(t, name: name, storages: storages, path: path)
+                    tensors[name] = try storage(t.storage.key, name) { try materialize(t, name: name, storage: $0, path: path) }
                     names.append(name)
-                case .dict(let inner): try visit(inner, prefix: name + ".")
+                case .dict(let inner): try visit(inner, prefix: name + ".", depth: depth + 1)
                 default: continue
                 }
             }
         }
-        try visit(dict, prefix: "")
+        try visit(dict, prefix: "", depth: 0)
         return Checkpoint(format: format, names: names, tensors: tensors)
     }
 
     /// Copies a strided view out of its storage into a contiguous row-major Float32 tensor.
-    private static func materialize(_ t: TensorReference, name: String, storages: [String: StorageData], path: String) throws -> Tensor {
-        guard let storage = storages[t.storage.key] else {
-            throw WeightError.malformed(path: path, reason: "storage `\(t.storage.key)` of `\(name)` is missing")
+    /// Every size, stride and offset comes from the file: all arithmetic on them is checked,
+    /// and the view must lie inside the storage before a byte is read.
+    private static func materialize(_ t: TensorReference, name: String, storage: StorageData, path: String) throws -> Tensor {
+        func bad(_ reason: String) -> WeightError { .malformed(path: path, reason: "tensor `\(name)` \(reason)") }
+        let shape = try TensorBuilder.petalShape(t.size, name: name, path: path)
+        guard t.stride.allSatisfy({ $0 >= 0 }), t.offset >= 0, t.storage.elementOffset >= 0 else {
+            throw bad("has a negative stride or offset")
         }
-        let start = t.storage.elementOffset + t.offset
-        let count = t.size.reduce(1, *)
-        guard t.size.allSatisfy({ $0 >= 0 }), t.stride.allSatisfy({ $0 >= 0 }), start >= 0 else {
-            throw WeightError.malformed(path: path, reason: "tensor `\(name)` has a negative size, stride or offset")
+        let count = try TensorBuilder.elementCount(t.size, name: name, path: path)
+        guard case let (start, false) = t.storage.elementOffset.addingReportingOverflow(t.offset) else {
+            throw bad("has an offset beyond any storage")
         }
-        let last = count == 0 ? start : start + zip(t.size, t.stride).reduce(0) { $0 + ($1.0 - 1) * $1.1 }
-        guard count == 0 || last < storage.count else {
-            throw WeightError.malformed(path: path, reason: "tensor `\(name)` reaches element \(last) of a storage of \(storage.count)")
+        if count == 0 {
+            return try TensorBuilder.make(shape: t.size, type: storage.type, source: UnsafeRawBufferPointer(start: nil, count: 0),
+                                          name: name, path: path)
+        }
+        // The last element the view reaches: start + sum((size - 1) * stride).
+        var last = start
+        for (size, stride) in zip(t.size, t.stride) {
+            let step = (size - 1).multipliedReportingOverflow(by: stride)
+            let sum = last.addingReportingOverflow(step.partialValue)
+            guard !step.overflow, !sum.overflow else { throw bad("has strides beyond any storage") }
+            last = sum.partialValue
+        }
+        guard last < storage.count else { throw bad("reaches element \(last) of a storage of \(storage.count)") }
+        // A view with more elements than its storage repeats elements (an expanded view); only
+        // so many are accepted, so that a tiny file cannot ask for terabytes.
+        guard count <= storage.count else {
+            throw bad("has \(count) elements but its storage only \(storage.count) (an expanded view?)")
         }
         var rowMajor = [Int](repeating: 1, count: t.size.count)
         for i in stride(from: t.size.count - 2, through: 0, by: -1) { rowMajor[i] = rowMajor[i + 1] * t.size[i + 1] }
         let contiguous = zip(zip(t.size, t.stride), rowMajor).allSatisfy { $0.0.0 <= 1 || $0.0.1 == $0.1 }
-        if contiguous || count == 0 {
-            return try TensorBuilder.make(shape: t.size, type: storage.type, source: storage.base + start * storage.type.byteSize,
-                                          name: name, path: path)
+        let size = storage.type.byteSize
+        if contiguous {
+            let bytes = UnsafeRawBufferPointer(rebasing: storage.bytes[(start * size)..<((start + count) * size)])
+            return try TensorBuilder.make(shape: t.size, type: storage.type, source: bytes, name: name, path: path)
         }
         // Strided copy: row by row over the last dimension, converting as it goes.
-        let tensor = try Tensor(layout: .rowMajor(TensorBuilder.petalShape(t.size, name: name, path: path)))
-        let out = tensor.floats.baseAddress!
+        let tensor = try Tensor(layout: .rowMajor(shape))
+        guard let out = tensor.floats.baseAddress, let base = storage.bytes.baseAddress else { return tensor }
         let rank = t.size.count
         let inner = t.size.last ?? 1, innerStride = t.stride.last ?? 0
         var index = [Int](repeating: 0, count: max(rank - 1, 0))
-        var base = start
+        var first = start
         for row in 0..<(count / inner) {
-            TensorBuilder.convertStrided(storage.type, storage.base, first: base, stride: innerStride, count: inner,
+            TensorBuilder.convertStrided(storage.type, base, first: first, stride: innerStride, count: inner,
                                          into: out + row * inner)
+            // Wrapping arithmetic: past the last row the index may step beyond the view (checked above).
             var d = rank - 2
             while d >= 0 {
                 index[d] += 1
-                base += t.stride[d]
+                first &+= t.stride[d]
                 if index[d] < t.size[d] { break }
-                base -= t.stride[d] * t.size[d]
+                first &-= t.stride[d] &* t.size[d]
                 index[d] = 0
                 d -= 1
             }

@@ -20,69 +20,91 @@ public struct SafetensorsFile: Sendable {
     }
 
     /// The tensors in file order.
-    public var orderedTensors: [(String, Tensor)] { names.map { ($0, tensors[$0]!) } }
+    public var orderedTensors: [(String, Tensor)] { names.compactMap { name in tensors[name].map { (name, $0) } } }
 
     public static func read(_ url: URL) throws -> SafetensorsFile {
         let data = try readFile(url)
         return try data.withUnsafeBytes { try parse($0, path: url.path) }
     }
 
+    /// The format's own limit on the JSON header (the reference implementation refuses more).
+    static let maxHeaderLength = 100_000_000
+
     static func parse(_ raw: UnsafeRawBufferPointer, path: String) throws -> SafetensorsFile {
         func bad(_ reason: String) -> WeightError { .malformed(path: path, reason: reason) }
         guard raw.count >= 8 else { throw bad("file is \(raw.count) bytes, shorter than the 8-byte header length") }
-        let headerLength = Int(UInt64(littleEndian: raw.loadUnaligned(as: UInt64.self)))
-        guard headerLength >= 2, headerLength <= raw.count - 8 else {
-            throw bad("header length \(headerLength) does not fit in a file of \(raw.count) bytes (truncated?)")
+        let declared = UInt64(littleEndian: raw.loadUnaligned(as: UInt64.self))
+        guard declared >= 2, declared <= UInt64(raw.count - 8), declared <= UInt64(maxHeaderLength) else {
+            throw bad("header length \(declared) does not fit in a file of \(raw.count) bytes (truncated?) or exceeds \(maxHeaderLength)")
         }
-        let headerBytes = Data(raw[8..<(8 + headerLength)])
-        guard let json = try? JSONSerialization.jsonObject(with: headerBytes), let header = json as? [String: Any] else {
-            throw bad("the header is not a JSON object")
+        let headerLength = Int(declared)
+        let header: Header
+        do { header = try PetalJSON.decode(Header.self, from: Data(raw[8..<(8 + headerLength)])) } catch {
+            throw bad("the header is not a JSON object of tensor entries: \(Self.describe(error))")
         }
         let dataStart = 8 + headerLength
-        let dataLength = raw.count - dataStart
-        var metadata: [String: String] = [:]
+        let data = UnsafeRawBufferPointer(rebasing: raw[dataStart...])
         var entries: [(name: String, begin: Int, tensor: Tensor)] = []
-        for (name, value) in header {
-            if name == "__metadata__" {
-                guard let map = value as? [String: Any] else { throw bad("__metadata__ is not a map") }
-                for (k, v) in map {
-                    guard let s = v as? String else { throw bad("__metadata__ value for `\(k)` is not a string") }
-                    metadata[k] = s
-                }
-                continue
+        for (name, entry) in header.entries {
+            guard let type = ElementType(rawValue: entry.dtype) else {
+                throw WeightError.unsupportedDataType(path: path, tensor: name, dataType: entry.dtype)
             }
-            guard let info = value as? [String: Any], let dtypeName = info["dtype"] as? String,
-                  let shapeAny = info["shape"] as? [Any], let offsetsAny = info["data_offsets"] as? [Any],
-                  offsetsAny.count == 2 else {
-                throw bad("entry for `\(name)` lacks dtype, shape or data_offsets")
+            guard entry.dataOffsets.count == 2 else { throw bad("data_offsets of `\(name)` are not [begin, end]") }
+            let (begin, end) = (entry.dataOffsets[0], entry.dataOffsets[1])
+            guard begin >= 0, begin <= end, end <= data.count else {
+                throw bad("data of `\(name)` [\(begin), \(end)) lies outside the \(data.count) data bytes (truncated?)")
             }
-            guard let type = ElementType(rawValue: dtypeName) else {
-                throw WeightError.unsupportedDataType(path: path, tensor: name, dataType: dtypeName)
-            }
-            let shape = try shapeAny.map { (d: Any) -> Int in
-                guard let n = (d as? NSNumber)?.intValue else { throw bad("shape of `\(name)` is not a list of integers") }
-                return n
-            }
-            let offsets = try offsetsAny.map { (d: Any) -> Int in
-                guard let n = (d as? NSNumber)?.intValue else { throw bad("data_offsets of `\(name)` are not integers") }
-                return n
-            }
-            let (begin, end) = (offsets[0], offsets[1])
-            guard begin >= 0, begin <= end, end <= dataLength else {
-                throw bad("data of `\(name)` [\(begin), \(end)) lies outside the \(dataLength) data bytes (truncated?)")
-            }
-            let count = shape.reduce(1, *)
-            guard end - begin == count * type.byteSize else {
-                throw bad("`\(name)` has \(end - begin) bytes but shape \(shape) of \(dtypeName) needs \(count * type.byteSize)")
-            }
-            let tensor = try TensorBuilder.make(shape: shape, type: type, source: raw.baseAddress! + dataStart + begin,
+            // `make` checks that the shape's elements fill exactly [begin, end).
+            let tensor = try TensorBuilder.make(shape: entry.shape, type: type, source: UnsafeRawBufferPointer(rebasing: data[begin..<end]),
                                                 name: name, path: path)
             entries.append((name, begin, tensor))
         }
         entries.sort { ($0.begin, $0.name) < ($1.begin, $1.name) }
         return SafetensorsFile(names: entries.map(\.name),
                                tensors: Dictionary(uniqueKeysWithValues: entries.map { ($0.name, $0.tensor) }),
-                               metadata: metadata)
+                               metadata: header.metadata)
+    }
+
+    /// The JSON header: tensor entries by name, and the optional `__metadata__` string map.
+    struct Header: Decodable {
+        struct Entry: Decodable {
+            let dtype: String
+            let shape: [Int]
+            let dataOffsets: [Int]
+            enum CodingKeys: String, CodingKey { case dtype, shape, dataOffsets = "data_offsets" }
+        }
+
+        struct Key: CodingKey {
+            let stringValue: String
+            init(stringValue: String) { self.stringValue = stringValue }
+            var intValue: Int? { nil }
+            init?(intValue: Int) { nil }
+        }
+
+        var entries: [String: Entry] = [:]
+        var metadata: [String: String] = [:]
+
+        init(from decoder: Decoder) throws {
+            let container = try decoder.container(keyedBy: Key.self)
+            for key in container.allKeys {
+                if key.stringValue == "__metadata__" {
+                    metadata = try container.decode([String: String].self, forKey: key)
+                } else {
+                    entries[key.stringValue] = try container.decode(Entry.self, forKey: key)
+                }
+            }
+        }
+    }
+
+    /// A decoding error as one line: where in the header, and what.
+    static func describe(_ error: Error) -> String {
+        let context: DecodingError.Context
+        switch error as? DecodingError {
+        case .typeMismatch(_, let c)?, .valueNotFound(_, let c)?, .keyNotFound(_, let c)?, .dataCorrupted(let c)?: context = c
+        default: return "\(error)"
+        }
+        let at = context.codingPath.map { $0.intValue.map { "[\($0)]" } ?? "`\($0.stringValue)`" }.joined(separator: ".")
+        return at.isEmpty ? context.debugDescription : "\(at): \(context.debugDescription)"
     }
 
     /// Writes `tensors` (Float32, in this order) and `metadata` to `url`, through a temporary file.

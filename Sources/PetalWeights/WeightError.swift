@@ -4,6 +4,8 @@ import Foundation
 /// the file (or URL) and the problem, so a user can act on it without a stack trace.
 public enum WeightError: Error, Equatable, CustomStringConvertible, LocalizedError {
     case fileNotFound(path: String)
+    /// A folder where a weights file was expected, with the weights files it holds.
+    case folder(path: String, weightFiles: [String])
     case unreadable(path: String, reason: String)
     /// The bytes do not follow the format they claim (truncated, bad header, bad offsets).
     case malformed(path: String, reason: String)
@@ -22,6 +24,10 @@ public enum WeightError: Error, Equatable, CustomStringConvertible, LocalizedErr
         switch self {
         case .fileNotFound(let path):
             return "weights file not found: \(path)"
+        case .folder(let path, let files):
+            let shown = files.prefix(8).joined(separator: ", ") + (files.count > 8 ? ", ..." : "")
+            let hint = files.isEmpty ? "it holds no weights file (.h5, .pth, .pt, .bin, .safetensors)" : "pass one of its files: \(shown)"
+            return "\(path) is a folder, not a weights file; \(hint)"
         case .unreadable(let path, let reason):
             return "cannot read weights file \(path): \(reason)"
         case .malformed(let path, let reason):

@@ -8,18 +8,25 @@ public enum WeightFormat: String, Sendable {
     /// Detects the format from the first bytes: the HDF5 signature, a zip header (PyTorch >= 1.6),
     /// a pickle protocol opcode (legacy PyTorch), or a safetensors header length followed by `{`.
     public static func detect(_ url: URL) throws -> WeightFormat {
+        try checkIsFile(url)
         guard let handle = FileHandle(forReadingAtPath: url.path) else {
-            if !FileManager.default.fileExists(atPath: url.path) { throw WeightError.fileNotFound(path: url.path) }
             throw WeightError.unreadable(path: url.path, reason: "permission denied")
         }
         defer { try? handle.close() }
-        let head = [UInt8](handle.readData(ofLength: 9))
+        // `read(upToCount:)` throws on a read error where `readData(ofLength:)` would stop the process.
+        let head: [UInt8]
+        do { head = [UInt8](try handle.read(upToCount: 9) ?? Data()) } catch {
+            throw WeightError.unreadable(path: url.path, reason: error.localizedDescription)
+        }
         if head.starts(with: HDF5File.signature) { return .kerasHDF5 }
         if head.starts(with: [0x50, 0x4B, 0x03, 0x04]) { return .pytorchZip }
         if head.first == 0x80 { return .pytorchLegacy }
         if head.count == 9, head[8] == UInt8(ascii: "{") { return .safetensors }
         throw WeightError.unknownFormat(path: url.path)
     }
+
+    /// File name extensions of weights files, for listing a folder's candidates.
+    public static var fileExtensions: Set<String> { weightFileExtensions }
 }
 
 /// Named tensors read from any supported file, in file order, with where they came from.
@@ -65,6 +72,10 @@ public struct WeightFile {
         metadata["source_format"] = format.rawValue
         metadata["source_file"] = url.lastPathComponent
         metadata.merge(extra) { $1 }
-        try SafetensorsFile.write(names.map { ($0, tensors[$0]!) }, metadata: metadata, to: out)
+        let named = try names.map { name -> (String, Tensor) in
+            guard let tensor = tensors[name] else { throw WeightError.missingTensor(name: name, source: url.path) }
+            return (name, tensor)
+        }
+        try SafetensorsFile.write(named, metadata: metadata, to: out)
     }
 }
