@@ -77,14 +77,14 @@ struct PredictCommand: ParsableCommand {
     private func makePredictor() throws -> (Predictor, [String]) {
         if let backbone {
             guard let architecture = Architecture(name: backbone) else {
-                throw ValidationError("unknown --backbone '\(backbone)'")
+                throw ValidationError("unknown --backbone '\(backbone)'; use one of \(Backbones.nameList)")
             }
             let url: URL
             if weights == "imagenet", architecture.family == .mobileNetV2 {
                 url = try KerasApplicationsDownloader().mobileNetV2(alpha: architecture.alpha, size: 224, includeTop: true)
             } else if let weights {
                 url = URL(fileURLWithPath: weights)
-            } else if let installed = PretrainedWeights.installedDefault(for: architecture), architecture.family == .efficientNetLite {
+            } else if let installed = PretrainedWeights.installedImageNetClassifier(for: architecture) {
                 url = installed
             } else {
                 throw ValidationError("no ImageNet classifier weights for \(architecture): pass --weights FILE (with the top), or --weights imagenet for mobilenetv2")
