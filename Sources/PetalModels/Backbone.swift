@@ -25,6 +25,21 @@ public struct Architecture: Codable, Hashable, Sendable, CustomStringConvertible
         self.family = family; self.alpha = alpha; self.variant = variant
     }
 
+    private enum CodingKeys: String, CodingKey { case family, alpha, variant }
+
+    /// Decodes a saved architecture; a family that is not registered (a model file from another
+    /// version of Petal) is a decoding error rather than a crash later.
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        family = try container.decode(Family.self, forKey: .family)
+        alpha = try container.decode(Double.self, forKey: .alpha)
+        variant = try container.decode(Int.self, forKey: .variant)
+        guard Backbones.all.contains(where: { $0.family == family }) else {
+            throw DecodingError.dataCorruptedError(forKey: .family, in: container, debugDescription:
+                "unknown backbone family '\(family)'; this Petal knows \(Backbones.all.map(\.family.rawValue))")
+        }
+    }
+
     /// Parses a command-line name of any registered family (`Backbones.names`).
     public init?(name: String, alpha: Double = 1.0) {
         guard let parsed = Backbones.all.lazy.compactMap({ $0.parse(name.lowercased(), alpha) }).first else { return nil }

@@ -40,6 +40,7 @@ final class BackboneRegistryTests: XCTestCase {
         XCTAssertEqual(object?["variant"] as? Int, 2)
         XCTAssertEqual(try PetalJSON.decode(Architecture.self, from: Data(#"{"family":"mobilenetv2","alpha":0.5,"variant":0}"#.utf8)),
                        .mobileNetV2(alpha: 0.5))
+        XCTAssertThrowsError(try PetalJSON.decode(Architecture.self, from: Data(#"{"family":"nosuch","alpha":1,"variant":0}"#.utf8)))
     }
 
     /// Each weight source fits an architecture of its own family, and scripts/setup.sh installs exactly
