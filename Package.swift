@@ -15,6 +15,9 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/weichsel/ZIPFoundation", from: "0.9.19"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+        // Tests only: a real HTTP client for petal serve's tests.
+        .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
     ],
     targets: [
         // C libraries, through module maps.
@@ -42,10 +45,15 @@ let package = Package(
         // Metrics and the HTML report.
         .target(name: "PetalEvaluation", dependencies: ["PetalCore", "PetalData", "PetalTraining", "CTurboJPEG"]),
         // A trained model loaded once and used from many threads: decode, normalise, classify.
-        .target(name: "PetalInference", dependencies: ["PetalCore", "PetalLayers", "PetalModels", "PetalData", "PetalTraining"]),
+        .target(name: "PetalInference", dependencies: ["PetalCore", "PetalLayers", "PetalWeights", "PetalModels", "PetalData",
+                                                       "PetalTraining"]),
+        // `petal serve`: HTTP inference (Petal's API, the Open Inference Protocol, an upload page) with dynamic batching.
+        .target(name: "PetalServe", dependencies: ["PetalCore", "PetalData", "PetalInference",
+                                                  .product(name: "Hummingbird", package: "hummingbird")]),
         // The `petal` command.
         .executableTarget(name: "PetalCLI", dependencies: [
             "PetalCore", "PetalLayers", "PetalWeights", "PetalModels", "PetalData", "PetalTraining", "PetalEvaluation", "PetalInference",
+            "PetalServe",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
@@ -60,11 +68,17 @@ let package = Package(
         .testTarget(name: "PetalDataTests", dependencies: ["PetalData", "PetalTestSupport"]),
         .testTarget(name: "PetalTrainingTests", dependencies: ["PetalTraining", "PetalTestSupport"]),
         .testTarget(name: "PetalEvaluationTests", dependencies: ["PetalEvaluation", "PetalTestSupport"]),
-        .testTarget(name: "PetalInferenceTests", dependencies: ["PetalInference", "PetalTestSupport"]),
+        .testTarget(name: "PetalInferenceTests", dependencies: ["PetalInference", "PetalTraining", "PetalTestSupport"]),
+        .testTarget(name: "PetalServeTests", dependencies: [
+            "PetalServe", "PetalInference", "PetalData", "PetalModels", "PetalTestSupport", "PetalCLI",
+            .product(name: "AsyncHTTPClient", package: "async-http-client"),
+        ]),
         // Runs the built `petal` binary as a user would (the dependency makes SwiftPM build it).
-        .testTarget(name: "PetalCLITests", dependencies: ["PetalCLI", "PetalTestSupport"]),
+        .testTarget(name: "PetalCLITests", dependencies: ["PetalCLI", "PetalData", "PetalTraining", "PetalInference",
+                                                   "PetalEvaluation", "PetalTestSupport"]),
         // Shared by the tests: fixture lookup, temporary folders, the shared flowers path.
-        .target(name: "PetalTestSupport", dependencies: ["PetalCore", "PetalWeights"], path: "Tests/PetalTestSupport"),
+        .target(name: "PetalTestSupport", dependencies: ["PetalCore", "PetalWeights", "PetalData", "PetalModels"],
+                path: "Tests/PetalTestSupport"),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -1,10 +1,10 @@
 import ArgumentParser
 import Foundation
 import PetalCore
-import PetalTraining
-import PetalModels
 import PetalData
 import PetalEvaluation
+import PetalInference
+import PetalTraining
 
 /// `petal evaluate`: accuracy, top-k accuracy, per-class precision/recall/F1/support, macro
 /// and weighted averages, log loss and the confusion matrix of a trained model.
@@ -27,7 +27,7 @@ struct EvaluateCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Evaluate saved predictions (predictions.json) instead of running a model.", valueName: "file"))
     var predictions: String?
 
-    @Option(name: .customLong("top-k"), help: "k of the top-k accuracy.")
+    @Option(name: .customLong("top-k"), parsing: .unconditional, help: "k of the top-k accuracy.")
     var topK = 2
 
     @Flag(help: "Print the metrics as JSON (the layout of metrics.json) instead of tables.")
@@ -83,12 +83,12 @@ struct EvaluateCommand: ParsableCommand {
         }
         // Names split.json itself when it is missing or unreadable.
         let split = try DatasetSplit.load(from: run.url(.split))
-        return try predictions(TransferClassifier.load(from: modelURL), files: split.test, classNames: split.classNames)
+        return try predictions(ImageClassifier(contentsOf: modelURL), files: split.test, classNames: split.classNames)
     }
 
     /// A trained model on any folder-per-class data with the same classes.
     static func modelPredictions(model: URL, data: URL) throws -> PredictionSet {
-        let classifier = try TransferClassifier.load(fileOrRunFolder: model)
+        let classifier = try ImageClassifier(contentsOf: model)
         let folder = try ImageFolder(data)
         guard folder.classNames == classifier.classNames else {
             throw EvaluationError.inconsistentInput(
@@ -97,14 +97,22 @@ struct EvaluateCommand: ParsableCommand {
         return try predictions(classifier, files: folder.items, classNames: folder.classNames)
     }
 
-    private static func predictions(_ model: TransferClassifier, files: [LabeledFile],
+    /// The model's probabilities for the files that decode; the others are named and skipped.
+    private static func predictions(_ classifier: ImageClassifier, files: [LabeledFile],
                                     classNames: [String]) throws -> PredictionSet {
-        let cache = try ImageCache(files: files, side: model.inputSize)
-        for failure in cache.failures {
+        var kept: [LabeledFile] = [], rows: [[Float]] = [], failures: [DataError] = []
+        for (file, result) in zip(files, try classifier.probabilities(files: files.map(\.url))) {
+            switch result {
+            case .success(let row): kept.append(file); rows.append(row)
+            case .failure(let error): failures.append(error)
+            }
+        }
+        for failure in failures {
             FileHandle.standardError.write(Data("petal evaluate: skipping \(failure)\n".utf8))
         }
-        let loader = BatchLoader.evaluation(cache: cache, batchSize: 32, normalization: model.normalization)
-        let result = try Trainer.evaluate(model, loader)
-        return PredictionSet(classNames: classNames, files: cache.files, probabilities: result.probabilities)
+        if !files.isEmpty && kept.isEmpty {
+            throw DataError.noImages("none of the \(files.count) images could be decoded (first: \(failures[0]))")
+        }
+        return PredictionSet(classNames: classNames, files: kept, probabilities: rows)
     }
 }

@@ -17,6 +17,7 @@ struct Petal: ParsableCommand {
             EvaluateCommand.self,
             ReportCommand.self,
             DoctorCommand.self,
+            ServeCommand.self,
             // Each stage adds its command here.
         ])
 

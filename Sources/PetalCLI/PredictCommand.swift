@@ -2,12 +2,11 @@ import ArgumentParser
 import Foundation
 import PetalCore
 import PetalData
+import PetalInference
 import PetalModels
-import PetalLayers
-import PetalWeights
 
 /// `petal predict`: the top classes of images, with a trained model or a backbone's own
-/// ImageNet head.
+/// ImageNet head, through `ImageClassifier`.
 struct PredictCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "predict",
@@ -22,105 +21,76 @@ struct PredictCommand: ParsableCommand {
     @Option(help: "Use this backbone's own ImageNet classifier instead of a trained model.") var backbone: String?
     @Option(help: "Weights with the ImageNet top for --backbone (default: the installed ones; 'imagenet' downloads Keras's MobileNetV2).")
     var weights: String?
-    @Option(help: "How many classes to show per image.") var top = 5
-    @Option(help: "Images per batch.") var batchSize = 32
+    // .unconditional reads "-3" as the value, so the range check below names the option.
+    @Option(parsing: .unconditional, help: "How many classes to show per image.") var top = 5
+    @Option(parsing: .unconditional, help: "Images per forward pass.") var batchSize = ImageClassifier.batchSize
     @Flag(help: "JSON output, for scripts.") var json = false
 
     func validate() throws {
-        if top < 1 { throw ValidationError("--top must be at least 1") }
-        if batchSize < 1 { throw ValidationError("--batch-size must be at least 1") }
+        if top < 1 { throw ValidationError("--top must be at least 1, not \(top)") }
+        if batchSize < 1 { throw ValidationError("--batch-size must be at least 1, not \(batchSize)") }
         if backbone == nil && inputs.count < 2 { throw ValidationError("give a model and at least one image (or --backbone)") }
         if backbone != nil && inputs.isEmpty { throw ValidationError("give at least one image") }
+        if let backbone, Architecture(name: backbone) == nil {
+            throw ValidationError("unknown --backbone '\(backbone)'; use one of \(Backbones.nameList)")
+        }
+    }
+
+    /// One image's answer, as `--json` prints it.
+    struct ImagePrediction: Codable {
+        var path: String
+        var top: [ClassScore]?
+        var error: String?
     }
 
     func run() throws {
-        let (predictor, images) = try makePredictor()
-        var results: [[String: Any]] = []
-        for start in stride(from: 0, to: images.count, by: batchSize) {
-            let chunk = Array(images[start..<min(start + batchSize, images.count)])
-            var decoded: [(String, RGBImage)] = []
-            for path in chunk {
-                do {
-                    decoded.append((path, try ImageDecoder.decode(contentsOf: URL(fileURLWithPath: path),
-                                                                  width: predictor.size, height: predictor.size)))
-                } catch {
-                    FileHandle.standardError.write(Data("petal predict: skipping \(error)\n".utf8))
-                    results.append(["path": path, "error": "\(error)"])
-                }
-            }
-            guard !decoded.isEmpty else { continue }
-            let probabilities = try predictor.probabilities(decoded.map(\.1))
-            for ((path, _), row) in zip(decoded, probabilities) {
-                let best = row.indices.sorted { row[$0] > row[$1] }.prefix(top)
-                results.append(["path": path, "top": best.map {
-                    ["index": $0, "class": predictor.classNames.indices.contains($0) ? predictor.classNames[$0] : "\($0)",
-                     "probability": Double(row[$0])] as [String: Any]
-                }])
+        let (classifier, images) = try makeClassifier()
+        let results = try classifier.classify(files: images.map { URL(fileURLWithPath: $0) }, top: top, batchSize: batchSize)
+        let predictions = zip(images, results).map { path, result in
+            switch result {
+            case .success(let classification):
+                return ImagePrediction(path: path, top: classification.top)
+            case .failure(let error):
+                FileHandle.standardError.write(Data("petal predict: skipping \(error)\n".utf8))
+                return ImagePrediction(path: path, error: "\(error)")
             }
         }
         if json {
-            let data = try JSONSerialization.data(withJSONObject: results, options: [.prettyPrinted, .sortedKeys])
-            print(String(decoding: data, as: UTF8.self))
+            print(String(decoding: try PetalJSON.encode(predictions), as: UTF8.self))
         } else {
-            for r in results {
-                print(r["path"] as! String)
-                if let error = r["error"] { print("  error: \(error)"); continue }
-                for entry in r["top"] as! [[String: Any]] {
-                    print(String(format: "  %4d  %-30@ %.4f", entry["index"] as! Int, entry["class"] as! String,
-                                 entry["probability"] as! Double))
+            for prediction in predictions {
+                print(prediction.path)
+                if let error = prediction.error { print("  error: \(error)") }
+                for score in prediction.top ?? [] {
+                    print("  \(pad(String(score.index), 4, left: true))  \(pad(score.className, 30)) "
+                          + String(format: "%.4f", score.probability))
                 }
             }
         }
-        if results.contains(where: { $0["error"] != nil }) { throw ExitCode(1) }
+        if predictions.contains(where: { $0.error != nil }) { throw ExitCode(1) }
     }
 
-    private func makePredictor() throws -> (Predictor, [String]) {
-        if let backbone {
-            guard let architecture = Architecture(name: backbone) else {
-                throw ValidationError("unknown --backbone '\(backbone)'; use one of \(Backbones.nameList)")
-            }
-            let url: URL
-            if weights == "imagenet", architecture.family == .mobileNetV2 {
-                url = try KerasApplicationsDownloader().mobileNetV2(alpha: architecture.alpha, size: 224, includeTop: true)
-            } else if let weights {
-                url = URL(fileURLWithPath: weights)
-            } else if let installed = PretrainedWeights.installedImageNetClassifier(for: architecture) {
-                url = installed
-            } else {
-                throw ValidationError("no ImageNet classifier weights for \(architecture): pass --weights FILE (with the top), or --weights imagenet for mobilenetv2")
-            }
-            let binder = try PretrainedWeights.binder(for: architecture, url: url)
-            let size = architecture.nativeInputSize
-            let network = try architecture.build(height: size, width: size, classes: 1000, binder: binder)
-            return (Predictor(network: network, size: size, normalization: architecture.normalization,
-                              classNames: ImageNetClasses.names), inputs)
-        }
-        let model = try TransferClassifier.load(fileOrRunFolder: URL(fileURLWithPath: inputs[0]))
-        return (Predictor(network: model.network, size: model.inputSize, normalization: model.normalization,
-                          classNames: model.classNames), Array(inputs.dropFirst()))
+    private func pad(_ text: String, _ width: Int, left: Bool = false) -> String {
+        let fill = String(repeating: " ", count: max(0, width - text.count))
+        return left ? fill + text : text + fill
     }
-}
 
-/// A network, its input size and normalisation, and its class names.
-struct Predictor {
-    let network: PetalLayers.Network
-    let size: Int
-    let normalization: InputNormalization
-    let classNames: [String]
-
-    func probabilities(_ images: [RGBImage]) throws -> [[Float]] {
-        let n = images.count
-        let batch = try Tensor(layout: .nhwc([n, 3, size, size]))
-        let out = batch.floats
-        let per = size * size * 3
-        for (i, image) in images.enumerated() {
-            image.pixels.withUnsafeBufferPointer { src in
-                for j in 0..<per { out[i * per + j] = normalization.apply(src[j]) }
-            }
+    private func makeClassifier() throws -> (ImageClassifier, [String]) {
+        guard let backbone, let architecture = Architecture(name: backbone) else {
+            return (try ImageClassifier(contentsOf: URL(fileURLWithPath: inputs[0])), Array(inputs.dropFirst()))
         }
-        let logits = try network.forward(batch, training: false)
-        let p = try SoftmaxCrossEntropy.softmax(logits)
-        let k = logits.shape[1]
-        return (0..<n).map { Array(p[($0 * k)..<(($0 + 1) * k)]) }
+        let source: ImageNetWeights = switch weights {
+        case nil: .installed
+        case "imagenet": .kerasDownload
+        case let path?: .file(URL(fileURLWithPath: path))
+        }
+        do {
+            return (try ImageClassifier(backbone: architecture, weights: source), inputs)
+        } catch InferenceError.noImageNetClassifier(let name, let reason) where weights == nil {
+            // The library's reason, with the options that fix it.
+            let download = architecture.family == .mobileNetV2 ? ", or --weights imagenet to download Keras's" : ""
+            throw InferenceError.noImageNetClassifier(
+                architecture: name, reason: "\(reason); pass --weights FILE (with the classifier)\(download)")
+        }
     }
 }

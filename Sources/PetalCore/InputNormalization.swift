@@ -17,4 +17,12 @@ public struct InputNormalization: Codable, Sendable, Equatable {
 
     @inline(__always)
     public func apply(_ pixel: UInt8) -> Float { Float(pixel) * scale + offset }
+
+    /// Normalises `count` bytes into floats: the one loop the data loader and inference share,
+    /// so a model sees the same numbers in evaluation and in use.
+    @inline(__always)
+    public func apply(_ source: UnsafePointer<UInt8>, into destination: UnsafeMutablePointer<Float>, count: Int) {
+        let s = scale, o = offset
+        for i in 0..<count { destination[i] = Float(source[i]) * s + o }
+    }
 }

@@ -112,10 +112,8 @@ public final class BatchLoader: Sendable {
         return Batch(images: tensor, labels: labels, indices: Array(order[start..<end]))
     }
 
-    /// Normalises through a 256-entry table (one multiply-add per value otherwise).
     private func normalize(_ src: UnsafePointer<UInt8>, into dst: UnsafeMutablePointer<Float>, count: Int) {
-        let s = normalization.scale, o = normalization.offset
-        for i in 0..<count { dst[i] = Float(src[i]) * s + o }
+        normalization.apply(src, into: dst, count: count)
     }
 
     /// Brightness (add, clip to 0...255), then contrast around each channel's mean (clip),

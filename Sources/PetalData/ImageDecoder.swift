@@ -110,9 +110,7 @@ public enum ImageDecoder {
         let image = try decode(contentsOf: url, width: width, height: height)
         let tensor = try Tensor(layout: .nhwc([1, 3, height, width]))
         let out = tensor.floats.baseAddress!
-        image.pixels.withUnsafeBufferPointer { src in
-            for i in 0..<(width * height * 3) { out[i] = normalization.apply(src[i]) }
-        }
+        image.pixels.withUnsafeBufferPointer { normalization.apply($0.baseAddress!, into: out, count: width * height * 3) }
         return tensor
     }
 }

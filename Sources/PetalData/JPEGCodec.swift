@@ -26,6 +26,10 @@ enum JPEGCodec {
             let what = ended ? "not a readable JPEG" : "truncated or corrupt JPEG (no end-of-image marker)"
             throw DataError.undecodable(path: path, reason: "\(what): \(errorText(handle))")
         }
+        // libjpeg-turbo accepts a header cut off before its frame marker and reports 0x0.
+        guard w > 0, h > 0 else {
+            throw DataError.undecodable(path: path, reason: "truncated or corrupt JPEG (no image size in the header)")
+        }
         return Header(width: Int(w), height: Int(h), colorspace: cs)
     }
 

@@ -29,43 +29,47 @@ public enum SoftmaxCrossEntropy {
         let z = x.floats, g = gradient.floats
         var total = 0.0
         var correct = 0
-        for row in 0..<n {
-            let base = row * k
-            var maximum = -Float.infinity
-            var best = 0
-            for j in 0..<k where z[base + j] > maximum { maximum = z[base + j]; best = j }
-            var sum = 0.0
-            for j in 0..<k { sum += exp(Double(z[base + j] - maximum)) }
-            let logSum = log(sum)
-            let label = labels[row]
-            total += logSum - Double(z[base + label] - maximum)
-            for j in 0..<k {
-                let p = Float(exp(Double(z[base + j] - maximum) - logSum))
-                probabilities[base + j] = p
-                g[base + j] = (p - (j == label ? 1 : 0)) / Float(n)
+        probabilities.withUnsafeMutableBufferPointer { p in
+            for row in 0..<n {
+                let base = row * k
+                let (best, maximum, logSum) = softmaxRow(z.baseAddress! + base, count: k, into: p.baseAddress! + base)
+                let label = labels[row]
+                total += logSum - Double(z[base + label] - maximum)
+                for j in 0..<k { g[base + j] = (p[base + j] - (j == label ? 1 : 0)) / Float(n) }
+                if best == label { correct += 1 }
             }
-            if best == label { correct += 1 }
         }
         withExtendedLifetime(x) {}
         return Result(loss: total / Double(n), probabilities: probabilities, logitsGradient: gradient, correct: correct)
     }
 
-    /// Row-wise softmax of (N, K) logits, row-major.
+    /// Row-wise softmax of (N, K) logits, row-major: the probabilities `evaluate` gives,
+    /// bit for bit, so inference and the trainer's evaluation agree.
     public static func softmax(_ logits: Tensor) throws -> [Float] {
         let x = try logits.rowMajor()
         let (n, k) = (x.shape[0], x.shape[1])
         var out = [Float](repeating: 0, count: n * k)
         withExtendedLifetime(x) {
             let z = x.floats
-            for row in 0..<n {
-                let base = row * k
-                var maximum = -Float.infinity
-                for j in 0..<k { maximum = max(maximum, z[base + j]) }
-                var sum: Float = 0
-                for j in 0..<k { out[base + j] = exp(z[base + j] - maximum); sum += out[base + j] }
-                for j in 0..<k { out[base + j] /= sum }
+            out.withUnsafeMutableBufferPointer { p in
+                for row in 0..<n { _ = softmaxRow(z.baseAddress! + row * k, count: k, into: p.baseAddress! + row * k) }
             }
         }
         return out
+    }
+
+    /// One row's softmax through a log-sum-exp in Double with the maximum subtracted (finite
+    /// for any finite logits); returns the first arg-max, the maximum and log(sum).
+    @inline(__always)
+    static func softmaxRow(_ z: UnsafePointer<Float>, count k: Int, into out: UnsafeMutablePointer<Float>)
+        -> (best: Int, maximum: Float, logSum: Double) {
+        var maximum = -Float.infinity
+        var best = 0
+        for j in 0..<k where z[j] > maximum { maximum = z[j]; best = j }
+        var sum = 0.0
+        for j in 0..<k { sum += exp(Double(z[j] - maximum)) }
+        let logSum = log(sum)
+        for j in 0..<k { out[j] = Float(exp(Double(z[j] - maximum) - logSum)) }
+        return (best, maximum, logSum)
     }
 }

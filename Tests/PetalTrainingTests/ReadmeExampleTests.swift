@@ -59,12 +59,7 @@ final class ReadmeExampleTests: XCTestCase {
     }
 
     func testReadmeShowsThisExample() throws {
-        let source = try String(contentsOf: URL(fileURLWithPath: #filePath), encoding: .utf8)
-        let readme = try String(contentsOf: Fixtures.repositoryRoot.appendingPathComponent("README.md"), encoding: .utf8)
-        let begin = source.range(of: "    // README-EXAMPLE-BEGIN\n")!.upperBound
-        let end = source.range(of: "    // README-EXAMPLE-END")!.lowerBound
-        let example = source[begin..<end].split(separator: "\n", omittingEmptySubsequences: false)
-            .map { $0.hasPrefix("    ") ? String($0.dropFirst(4)) : String($0) }.joined(separator: "\n")
-        XCTAssertTrue(readme.contains(example), "README.md must show the example of ReadmeExampleTests.swift verbatim")
+        let example = try ReadmeExample.code(in: #filePath, begin: "README-EXAMPLE-BEGIN", end: "README-EXAMPLE-END")
+        XCTAssertTrue(try ReadmeExample.isShownInReadme(example), "README.md must show the example of ReadmeExampleTests.swift verbatim")
     }
 }
