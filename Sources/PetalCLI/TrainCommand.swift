@@ -23,7 +23,7 @@ struct TrainCommand: ParsableCommand {
     // being taken for an option.
     @Argument(help: "The dataset folder, one sub-folder per class.") var data: String?
 
-    @Option(help: "mobilenetv2 or efficientnet-lite0 ... efficientnet-lite4 (default: \(TrainCommand.defaults.backbone)).")
+    @Option(help: "One of \(Backbones.nameList) (default: \(TrainCommand.defaults.backbone)).")
     var backbone: String?
     @Option(parsing: .unconditional, help: "MobileNetV2's width multiplier: 0.35, 0.5, 0.75, 1.0, 1.3 or 1.4 (default: 1.0).")
     var alpha: Double?

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import PetalModels
 import PetalWeights
 
 /// `petal weights`: see, inspect, convert and fetch pretrained weights.
@@ -16,6 +17,14 @@ struct WeightsCommand: ParsableCommand {
         func run() throws {
             print("Petal weights folder: \(PetalPaths.weightsDirectory.path)")
             print("Keras models folder:  \(PetalPaths.kerasModelsDirectory.path)")
+            // Every registered family's pretrained weights, installed or not (scripts/setup.sh installs them).
+            print("Backbone weights (installed by scripts/setup.sh):")
+            for source in Backbones.pretrained {
+                let state = PetalPaths.installedWeights(named: source.file.name) == nil ? "not installed" : "installed"
+                print("  " + [source.architecture.description, state, source.file.name, source.trainedOn, source.licence]
+                    .joined(separator: "  "))
+            }
+            print("Weight files:")
             let files = PetalPaths.installedWeightFiles()
             if files.isEmpty {
                 print("No weights installed. Run scripts/setup.sh, or `petal weights download`.")

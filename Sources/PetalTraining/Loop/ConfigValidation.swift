@@ -71,13 +71,14 @@ extension TransferLearningConfig {
     public func validate(imageCount: Int? = nil) throws(ConfigError) {
         if data.isEmpty { throw .invalid(option: "DATA", reason: "no dataset folder given") }
         guard let architecture else {
-            throw .invalid(option: "--backbone", reason: "unknown backbone '\(backbone)'; use mobilenetv2 or efficientnet-lite0 ... efficientnet-lite4")
+            throw .invalid(option: "--backbone", reason: "unknown backbone '\(backbone)'; use one of \(Backbones.nameList)")
         }
         try Self.finite("--alpha", alpha, allowed: "one of \(Self.alphaList)")
-        if architecture.family == .mobileNetV2 {
-            if !MobileNetV2.alphas.contains(alpha) { throw .invalid(option: "--alpha", reason: "\(alpha) is not one of \(Self.alphaList)") }
+        if let alphas = architecture.facts.widthMultipliers {
+            if !alphas.contains(alpha) { throw .invalid(option: "--alpha", reason: "\(alpha) is not one of \(Self.alphaList)") }
         } else if alpha != 1 {
-            throw .invalid(option: "--alpha", reason: "the width multiplier applies to mobilenetv2 only, not \(backbone)")
+            let families = Backbones.all.filter { $0.widthMultipliers != nil }.flatMap(\.names)
+            throw .invalid(option: "--alpha", reason: "the width multiplier applies to \(families.joined(separator: ", ")) only, not \(backbone)")
         }
         if let weights, weights.isEmpty { throw .invalid(option: "--weights", reason: "empty; give a file, 'imagenet' or 'none'") }
         if let imageSize { try Self.check("--image-size", imageSize, in: Limits.imageSize) }
@@ -139,14 +140,7 @@ extension TransferLearningConfig {
     /// divided by 224². Measured: Lite0 at 224 px, batch 16, base trained from layer 1, peaked
     /// at 2.77 GB resident (1.9x its outputs); from the default block 11, at 0.82 GB.
     static func trainingBytesPerPixel(_ architecture: Architecture) -> Double {
-        let elementsPerPixel: Double
-        switch architecture.family {
-        case .mobileNetV2:
-            let byAlpha: [Double: Double] = [0.35: 189, 0.5: 238, 0.75: 385, 1.0: 435, 1.3: 587, 1.4: 623]
-            elementsPerPixel = byAlpha[architecture.alpha] ?? 623
-        case .efficientNetLite:
-            elementsPerPixel = [399, 518, 543, 706, 931][min(max(architecture.variant, 0), 4)]
-        }
+        let elementsPerPixel = architecture.facts.activationsPerPixel(architecture)
         return elementsPerPixel * 4 * 2
     }
 

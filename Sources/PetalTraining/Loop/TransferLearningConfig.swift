@@ -7,7 +7,7 @@ import PetalModels
 public struct TransferLearningConfig: Codable, Sendable, Equatable {
     /// The folder with one sub-folder per class.
     public var data: String
-    /// `mobilenetv2` or `efficientnet-lite0` ... `efficientnet-lite4`.
+    /// A registered backbone name (`Backbones.names`: `mobilenetv2`, `efficientnet-lite0`...).
     public var backbone = "efficientnet-lite0"
     /// MobileNetV2's width multiplier.
     public var alpha = 1.0

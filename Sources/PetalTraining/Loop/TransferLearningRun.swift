@@ -322,7 +322,7 @@ public enum TrainingError: Error, CustomStringConvertible, LocalizedError {
     public var description: String {
         switch self {
         case .unknownBackbone(let name):
-            return "unknown backbone '\(name)': use mobilenetv2 or efficientnet-lite0 ... efficientnet-lite4"
+            return "unknown backbone '\(name)': use one of \(Backbones.nameList)"
         case .noInstalledWeights(let name):
             return "no pretrained weights installed for \(name): run scripts/setup.sh, or pass --weights FILE (or --weights imagenet for MobileNetV2)"
         case .noImagenetDownload(let name):
