@@ -20,21 +20,26 @@ struct ServeCommand: ParsableCommand {
     @Option(help: "A model's name in URLs, once per model in order (default: the file's or run folder's name).")
     var name: [String] = []
     @Option(help: "Address to listen on (0.0.0.0 for every interface).") var host = "127.0.0.1"
-    @Option(help: "Port to listen on (0: any free port, printed at start-up).") var port = 8080
-    @Option(help: "Images per forward pass, at most.") var maxBatch = 32
-    @Option(help: "Milliseconds the first queued image waits for others before its batch runs.") var maxDelayMs = 5.0
-    @Option(help: "Images waiting per model, at most; beyond it requests get 503 with Retry-After.") var maxQueue = 256
-    @Option(help: "Largest request body, in MB (413 beyond).") var maxBodyMb = 20.0
-    @Option(help: "Largest image, in megapixels (422 beyond).") var maxMegapixels = 40.0
-    @Option(help: "Seconds a connection may stay silent (an idle or slow client) before it is closed.") var idleTimeout = 30.0
-    @Option(help: "Classes per image when a request gives no ?top=K.") var top = 5
+    @Option(parsing: .unconditional, help: "Port to listen on (0: any free port, printed at start-up).") var port = 8080
+    @Option(parsing: .unconditional, help: "Images per forward pass, at most.") var maxBatch = 32
+    @Option(parsing: .unconditional, help: "Milliseconds the first queued image waits for others before its batch runs.") var maxDelayMs = 5.0
+    @Option(parsing: .unconditional, help: "Images waiting per model, at most; beyond it requests get 503 with Retry-After.") var maxQueue = 256
+    @Option(parsing: .unconditional, help: "Largest request body, in MB (413 beyond).") var maxBodyMb = 20.0
+    @Option(parsing: .unconditional, help: "Largest image, in megapixels (422 beyond).") var maxMegapixels = 40.0
+    @Option(parsing: .unconditional, help: "Seconds a connection may stay silent (an idle or slow client) before it is closed.") var idleTimeout = 30.0
+    @Option(parsing: .unconditional, help: "Classes per image when a request gives no ?top=K.") var top = 5
     @Flag(help: "Do not log a line per request.") var quiet = false
 
     func validate() throws {
         if !name.isEmpty && name.count != models.count {
             throw ValidationError("give --name once per model (\(models.count) models, \(name.count) names)")
         }
-        if top < 1 { throw ValidationError("--top must be at least 1") }
+        // Numbers parse unconditionally (see TrainCommand), so a negative one reaches these checks.
+        if !(0...65535).contains(port) { throw ValidationError("--port must be from 0 to 65535 (got \(port))") }
+        for (option, value) in [("--top", top), ("--max-batch", maxBatch), ("--max-queue", maxQueue)]
+        where !(1...1_000_000).contains(value) {
+            throw ValidationError("\(option) must be a whole number from 1 to 1000000 (got \(value))")
+        }
         // Converted to whole units below: they must be finite and of a sensible size.
         for (option, value) in [("--max-delay-ms", maxDelayMs), ("--max-body-mb", maxBodyMb),
                                 ("--max-megapixels", maxMegapixels), ("--idle-timeout", idleTimeout)]

@@ -44,4 +44,16 @@ final class CommandLineTests: XCTestCase {
         XCTAssertEqual(train.status, 1, train.output)
         XCTAssertTrue(train.stderr.contains(expected), train.output)
     }
+
+    /// Out-of-range and negative numbers for `petal serve` are usage errors naming the option,
+    /// found before any model is loaded or port opened.
+    func testServeRefusesOutOfRangeNumbersAsUsageErrors() throws {
+        for (arguments, option) in [(["--port", "-1"], "--port"), (["--port", "70000"], "--port"),
+                                    (["--max-batch", "0"], "--max-batch"), (["--max-queue", "-5"], "--max-queue"),
+                                    (["--top", "0"], "--top"), (["--max-delay-ms", "nan"], "--max-delay-ms")] {
+            let result = try PetalProcess.run(["serve", "no-such-model.safetensors"] + arguments)
+            XCTAssertEqual(result.status, 64, result.output)
+            XCTAssertTrue(result.stderr.contains(option), result.output)
+        }
+    }
 }
