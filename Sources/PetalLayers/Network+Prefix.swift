@@ -25,12 +25,12 @@ extension Network {
         return nodes[(j + 1)...].allSatisfy { $0.inputs.allSatisfy { $0 >= j } }
     }
 
-    /// The last cut at or below `limit` whose whole prefix computes as in inference and is
-    /// not trained: its output can be computed by `infer` (or cached); 0 when there is none.
-    /// `limit` defaults to just below the first layer with trainable parameters.
-    public func frozenPrefixEnd(limit: Int? = nil) -> Int {
+    /// The last cut below the first layer with trainable parameters whose whole prefix
+    /// computes as in inference: its output can be computed by `infer` (or cached); 0 when
+    /// there is none.
+    public func frozenPrefixEnd() -> Int {
         let firstTrainable = nodes.firstIndex { $0.layer.trainable && !$0.layer.trainableParameters.isEmpty } ?? nodes.count
-        return inferencePrefixEnd(inBackward: nodes.indices.map { $0 >= firstTrainable }, through: limit ?? nodes.count - 1)
+        return inferencePrefixEnd(inBackward: nodes.indices.map { $0 >= firstTrainable }, through: nodes.count - 1)
     }
 
     /// The last cut `j <= end` such that layers 1...j take no part in the backward pass and

@@ -17,7 +17,7 @@ public final class Network: @unchecked Sendable {  // unchecked: training state 
     public private(set) var nodes: [Node] = []
     /// Each layer's output shape for a batch of one, kept as layers are added.
     private var shapes: [[Int]]
-    private(set) var consumers: [[Int]] = []
+    private var consumers: [[Int]] = []
     private var outputs: [Tensor?] = []
     private var gradients: [Tensor?] = []
     private var gradientSums: [OutputSlot] = []

@@ -122,8 +122,10 @@ public final class TransferLearningRun {
             let phaseStart = Date()
             let peakReset = PeakMemory.reset()
             try restoreOptimizer(trainer, learningRate: config.learningRate)
-            trainer.featureCache = try FeatureCache.make(for: classifier.network, train: train, validation: validation,
-                                                         log: progress.message)
+            if state.nextEpoch < featureEpochs {
+                trainer.featureCache = try FeatureCache.make(for: classifier.network, train: train, validation: validation,
+                                                             log: progress.message)
+            }
             let logs = try trainer.fit(train, validation: validation, epochs: featureEpochs, initialEpoch: state.nextEpoch,
                                        phase: RunState.featureExtraction, restoredCallbackState: restoredCallbacks(),
                                        epochEnded: { epoch, _ in try self.saveCheckpoint(trainer, nextEpoch: epoch + 1) })
