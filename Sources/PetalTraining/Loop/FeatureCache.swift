@@ -31,7 +31,7 @@ public final class CachedFeatures {
     }
 
     /// Runs every image of `loader` (which must not augment) through layers 1...`cut`.
-    public init(network: Network, cut: Int, loader: BatchLoader) throws {
+    init(network: Network, cut: Int, loader: BatchLoader) throws {
         precondition(loader.augmentation.isNone, "CachedFeatures: a loader that augments")  // FeatureCache.make checks
         shape = Array(network.outputShape(of: cut).dropFirst())
         perImage = shape.reduce(1, *)
