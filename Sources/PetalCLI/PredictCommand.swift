@@ -25,12 +25,15 @@ struct PredictCommand: ParsableCommand {
     @Option(parsing: .unconditional, help: "How many classes to show per image.") var top = 5
     @Option(parsing: .unconditional, help: "Images per forward pass.") var batchSize = ImageClassifier.batchSize
     @Flag(help: "JSON output, for scripts.") var json = false
+    @Option(help: "Test-time augmentation: \(TestTimeAugmentation.names) (flip: the mean of the probabilities of each image and its mirror).")
+    var tta = TestTimeAugmentation.none.rawValue
 
     func validate() throws {
         if top < 1 { throw ValidationError("--top must be at least 1, not \(top)") }
         if batchSize < 1 { throw ValidationError("--batch-size must be at least 1, not \(batchSize)") }
         if backbone == nil && inputs.count < 2 { throw ValidationError("give a model and at least one image (or --backbone)") }
         if backbone != nil && inputs.isEmpty { throw ValidationError("give at least one image") }
+        try checkTTA(tta)
         if let backbone, Architecture(name: backbone) == nil {
             throw ValidationError("unknown --backbone '\(backbone)'; use one of \(Backbones.nameList)")
         }
@@ -77,7 +80,8 @@ struct PredictCommand: ParsableCommand {
 
     private func makeClassifier() throws -> (ImageClassifier, [String]) {
         guard let backbone, let architecture = Architecture(name: backbone) else {
-            return (try ImageClassifier(contentsOf: URL(fileURLWithPath: inputs[0])), Array(inputs.dropFirst()))
+            return (try ImageClassifier(contentsOf: URL(fileURLWithPath: inputs[0]), testTimeAugmentation: augmentation),
+                    Array(inputs.dropFirst()))
         }
         let source: ImageNetWeights = switch weights {
         case nil: .installed

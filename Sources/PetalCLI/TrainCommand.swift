@@ -60,6 +60,10 @@ struct TrainCommand: ParsableCommand {
     var seed: UInt64?
     @Option(parsing: .unconditional, help: "oneDNN threads, \(TrainCommand.range(TransferLearningConfig.Limits.threads)) (default: all cores).") var threads: Int?
     @Flag(help: "Train the base's batch-norm statistics in phase 2.") var trainBnStatistics = false
+    @Option(help: "Class weights in the loss: 'balanced' (n_images / (n_classes * class count), on the training split) or e.g. daisy=2,rose=1 (others 1).")
+    var classWeight: String?
+    @Option(parsing: .unconditional, help: "Label smoothing, at least 0 and below 1: targets (1-E)*onehot + E/classes (default: 0).")
+    var labelSmoothing: Double?
     @Option(help: "Run folder (default: runs/<dataset>-<backbone>-<time>).") var out: String?
     @Option(help: "Continue an interrupted run from its last completed epoch, with its own configuration.") var resume: String?
     @Flag(help: "Print only the run folder.") var quiet = false
@@ -86,8 +90,8 @@ struct TrainCommand: ParsableCommand {
                 guard let data else { throw ValidationError("give the dataset folder, or --resume RUN") }
                 // The image count lets the memory check include the decoded images; a folder
                 // that cannot be scanned is reported by the run, naming the problem.
-                let imageCount = (try? ImageFolder(URL(fileURLWithPath: data)))?.count
-                try makeConfig().validate(imageCount: imageCount)
+                let folder = try? ImageFolder(URL(fileURLWithPath: data))
+                try makeConfig().validate(imageCount: folder?.count, classNames: folder?.classNames)
             }
         } catch let error as ConfigError {
             throw ValidationError(error.description)
@@ -141,8 +145,8 @@ struct TrainCommand: ParsableCommand {
 
     /// True when an option (or DATA) that `makeConfig` applies was given.
     private var givesConfigurationOptions: Bool {
-        let texts: [String?] = [data, backbone, weights, fineTuneAt, optimizer, hidden, augment, split]
-        let numbers: [Any?] = [alpha, imageSize, batchSize, epochsFe, epochsFt, lr, lrFt, dropout, seed, threads]
+        let texts: [String?] = [data, backbone, weights, fineTuneAt, optimizer, hidden, augment, split, classWeight]
+        let numbers: [Any?] = [alpha, imageSize, batchSize, epochsFe, epochsFt, lr, lrFt, dropout, seed, threads, labelSmoothing]
         return texts.contains { $0 != nil } || numbers.contains { $0 != nil } || trainBnStatistics
     }
 
@@ -174,6 +178,8 @@ struct TrainCommand: ParsableCommand {
         if let seed { config.seed = seed }
         if let threads { config.threads = threads }
         if trainBnStatistics { config.trainBatchNormStatistics = true }
+        if let classWeight { config.classWeight = try ClassWeight(parsing: classWeight) }
+        if let labelSmoothing { config.labelSmoothing = labelSmoothing }
         return config
     }
 

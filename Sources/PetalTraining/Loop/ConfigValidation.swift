@@ -67,8 +67,9 @@ extension TransferLearningConfig {
     /// Checks every setting before anything is written or trained, and throws the first
     /// problem, named by its command-line option. The CLI, the Swift API
     /// (`TransferLearningRun`) and `--resume` all call this one check. With `imageCount`,
-    /// the memory check counts the decoded images too.
-    public func validate(imageCount: Int? = nil) throws(ConfigError) {
+    /// the memory check counts the decoded images too; with `classNames`, `--class-weight`'s
+    /// class names are checked against them.
+    public func validate(imageCount: Int? = nil, classNames: [String]? = nil) throws(ConfigError) {
         if data.isEmpty { throw .invalid(option: "DATA", reason: "no dataset folder given") }
         guard let architecture else {
             throw .invalid(option: "--backbone", reason: "unknown backbone '\(backbone)'; use one of \(Backbones.nameList)")
@@ -109,6 +110,7 @@ extension TransferLearningConfig {
         if !Limits.monitors.contains(monitor) {
             throw .invalid(option: "monitor", reason: "'\(monitor)' is not one of \(Limits.monitors.joined(separator: ", "))")
         }
+        try validateLossOptions(classNames: classNames)
         try checkMemory(architecture, imageCount: imageCount)
     }
 
@@ -227,6 +229,7 @@ extension TransferLearningConfig {
             ("--train-bn-statistics", trainBatchNormStatistics ? "on" : "off"),
             ("reduce_lr_factor", n(reduceLRFactor)), ("reduce_lr_patience", String(reduceLRPatience)),
             ("early_stopping_patience", String(earlyStoppingPatience)), ("monitor", monitor),
+            ("--class-weight", classWeight?.description ?? "(none)"), ("--label-smoothing", n(labelSmoothing ?? 0)),
         ]
     }
 
