@@ -63,7 +63,7 @@ public struct LearningRateFinding: Codable, Sendable, Equatable {
     public var trainingImages: Int
     public var data: String
 
-    public static let suggestionMethod = "steepest descent of the smoothed loss (fastai's steep)"
+    public static let suggestionMethod = "steepest descent of the smoothed loss, fastai's steep"
 }
 
 /// `petal lr-find`: the sweep on phase 1's set-up (a new head on the frozen pretrained base,
