@@ -92,10 +92,16 @@ struct LRFindCommand: ParsableCommand {
     }
 
     private func outputFolder(_ config: TransferLearningConfig) -> URL {
-        if let out { return URL(fileURLWithPath: out) }
+        out.map { URL(fileURLWithPath: $0) } ?? config.timestampedFolder(in: "lr-find")
+    }
+}
+
+extension TransferLearningConfig {
+    /// `<parent>/<dataset>-<backbone>-<time>`: where `petal train` and `petal lr-find` write without --out.
+    func timestampedFolder(in parent: String) -> URL {
         let formatter = DateFormatter()
         formatter.dateFormat = "yyyyMMdd-HHmmss"
-        let name = URL(fileURLWithPath: config.data).lastPathComponent
-        return URL(fileURLWithPath: "lr-find").appendingPathComponent("\(name)-\(config.backbone)-\(formatter.string(from: Date()))")
+        let name = URL(fileURLWithPath: data).lastPathComponent
+        return URL(fileURLWithPath: parent).appendingPathComponent("\(name)-\(backbone)-\(formatter.string(from: Date()))")
     }
 }

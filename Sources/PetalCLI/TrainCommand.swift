@@ -185,10 +185,7 @@ struct TrainCommand: ParsableCommand {
 
     private func runFolder(_ config: TransferLearningConfig) -> URL {
         if let out { return URL(fileURLWithPath: out) }
-        let formatter = DateFormatter()
-        formatter.dateFormat = "yyyyMMdd-HHmmss"
-        let name = URL(fileURLWithPath: config.data).lastPathComponent
-        return URL(fileURLWithPath: "runs").appendingPathComponent("\(name)-\(config.backbone)-\(formatter.string(from: Date()))")
+        return config.timestampedFolder(in: "runs")
     }
 
     private func parseInts(_ text: String) throws -> [Int] {

@@ -33,13 +33,12 @@ extension SoftmaxCrossEntropy {
     /// The gradient with respect to the logits is [(1−ε) w[yᵢ](pᵢⱼ − δ) + (ε/K)(W pᵢⱼ − wⱼ)] / S,
     /// W = Σⱼ wⱼ. With `.none` this is `evaluate(logits:labels:)` exactly.
     public static func evaluate(logits: Tensor, labels: [Int], weighting: LossWeighting) throws -> Result {
-        if weighting.isNone { return try evaluate(logits: logits, labels: labels) }
+        // The plain pass checks the labels and gives the probabilities and accuracy; the loss
+        // and gradient are then weighted from the same log-sum-exp.
+        var result = try evaluate(logits: logits, labels: labels)
+        if weighting.isNone { return result }
         let x = try logits.rowMajor()
         let (n, k) = (x.shape[0], x.shape[1])
-        guard labels.count == n else { throw LayerError.invalidLabels(reason: "\(labels.count) labels for \(n) images") }
-        if let bad = labels.first(where: { $0 < 0 || $0 >= k }) {
-            throw LayerError.invalidLabels(reason: "class index \(bad) for a model with \(k) classes")
-        }
         let w = (weighting.classWeights ?? [Float](repeating: 1, count: k)).map(Double.init)
         guard w.count == k else {
             throw LayerError.invalidLabels(reason: "\(w.count) class weights for a model with \(k) classes")
@@ -47,29 +46,27 @@ extension SoftmaxCrossEntropy {
         let epsilon = Double(weighting.labelSmoothing)
         let weightSum = w.reduce(0, +)
         let norm = labels.reduce(0.0) { $0 + w[$1] }
-        let gradient = try Tensor(zeros: [n, k])
-        var probabilities = [Float](repeating: 0, count: n * k)
-        let z = x.floats, g = gradient.floats
+        let z = x.floats, g = result.logitsGradient.floats
+        var scratch = [Float](repeating: 0, count: k)
         var total = 0.0
-        var correct = 0
-        probabilities.withUnsafeMutableBufferPointer { p in
-            for row in 0..<n {
-                let base = row * k
-                let (best, maximum, logSum) = softmaxRow(z.baseAddress! + base, count: k, into: p.baseAddress! + base)
-                let label = labels[row]
-                // −log p_ij = logSum − (z_ij − max)
-                var smooth = 0.0
-                for j in 0..<k { smooth += w[j] * (logSum - Double(z[base + j] - maximum)) }
-                total += (1 - epsilon) * w[label] * (logSum - Double(z[base + label] - maximum)) + epsilon / Double(k) * smooth
-                for j in 0..<k {
-                    let pj = Double(p[base + j])
-                    let hard = (1 - epsilon) * w[label] * (pj - (j == label ? 1 : 0))
-                    g[base + j] = Float((hard + epsilon / Double(k) * (weightSum * pj - w[j])) / norm)
-                }
-                if best == label { correct += 1 }
+        for row in 0..<n {
+            let base = row * k
+            let (_, maximum, logSum) = scratch.withUnsafeMutableBufferPointer {
+                softmaxRow(z.baseAddress! + base, count: k, into: $0.baseAddress!)
+            }
+            let label = labels[row]
+            // −log p_ij = logSum − (z_ij − max)
+            var smooth = 0.0
+            for j in 0..<k { smooth += w[j] * (logSum - Double(z[base + j] - maximum)) }
+            total += (1 - epsilon) * w[label] * (logSum - Double(z[base + label] - maximum)) + epsilon / Double(k) * smooth
+            for j in 0..<k {
+                let pj = Double(result.probabilities[base + j])
+                let hard = (1 - epsilon) * w[label] * (pj - (j == label ? 1 : 0))
+                g[base + j] = Float((hard + epsilon / Double(k) * (weightSum * pj - w[j])) / norm)
             }
         }
         withExtendedLifetime(x) {}
-        return Result(loss: total / norm, probabilities: probabilities, logitsGradient: gradient, correct: correct)
+        result.loss = total / norm
+        return result
     }
 }
