@@ -1,7 +1,7 @@
 import ArgumentParser
 import PetalInference
 
-/// `--tta` of `petal evaluate` and `petal predict`.
+/// `--tta` of `petal evaluate`, `petal predict` and `petal serve`.
 protocol TestTimeAugmentationOption {
     var tta: String { get }
 }
@@ -22,3 +22,4 @@ extension TestTimeAugmentationOption {
 
 extension EvaluateCommand: TestTimeAugmentationOption {}
 extension PredictCommand: TestTimeAugmentationOption {}
+extension ServeCommand: TestTimeAugmentationOption {}
