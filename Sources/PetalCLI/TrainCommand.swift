@@ -88,8 +88,8 @@ struct TrainCommand: ParsableCommand {
                 try validateResume(URL(fileURLWithPath: resume))
             } else {
                 guard let data else { throw ValidationError("give the dataset folder, or --resume RUN") }
-                // The image count lets the memory check include the decoded images; a folder
-                // that cannot be scanned is reported by the run, naming the problem.
+                // The image count lets the memory check include the decoded images, the class names
+                // check --class-weight's; a folder that cannot be scanned is reported by the run.
                 let folder = try? ImageFolder(URL(fileURLWithPath: data))
                 try makeConfig().validate(imageCount: folder?.count, classNames: folder?.classNames)
             }
