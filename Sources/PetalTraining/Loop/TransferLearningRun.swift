@@ -227,10 +227,10 @@ public final class TransferLearningRun {
         case "none", "random":
             return .none
         case "imagenet":
-            guard architecture.family == .mobileNetV2 else { throw TrainingError.noImagenetDownload(architecture.description) }
-            let url = try KerasApplicationsDownloader().mobileNetV2(
-                alpha: architecture.alpha, size: KerasApplicationsDownloader.mobileNetV2Sizes.contains(size) ? size : 224)
-            return try PretrainedWeights.binder(for: architecture, url: url)
+            // The family's own ImageNet file (Keras's MobileNetV2, torchvision's ResNet-50 and MobileNetV3).
+            guard let download = try PretrainedWeights.imageNetDownload(for: architecture, inputSize: size, includeTop: false)
+            else { throw TrainingError.noImagenetDownload(architecture.description) }
+            return try PretrainedWeights.binder(for: architecture, url: try WeightsDownloader().fetch(download))
         case let path?:
             return try PretrainedWeights.binder(for: architecture, url: URL(fileURLWithPath: path))
         case nil:
@@ -324,9 +324,11 @@ public enum TrainingError: Error, CustomStringConvertible, LocalizedError {
         case .unknownBackbone(let name):
             return "unknown backbone '\(name)': use one of \(Backbones.nameList)"
         case .noInstalledWeights(let name):
-            return "no pretrained weights installed for \(name): run scripts/setup.sh, or pass --weights FILE (or --weights imagenet for MobileNetV2)"
+            return "no pretrained weights installed for \(name): run scripts/setup.sh, or pass --weights FILE"
+                + " (or --weights imagenet for \(Backbones.imageNetDownloadNames.joined(separator: ", ")))"
         case .noImagenetDownload(let name):
-            return "--weights imagenet downloads Keras's MobileNetV2 files only; for \(name) pass --weights FILE"
+            return "--weights imagenet downloads weights for \(Backbones.imageNetDownloadNames.joined(separator: ", ")) only;"
+                + " for \(name) pass --weights FILE"
         case .badFineTuneAt(let value, let why): return "--fine-tune-at \(value): \(why)"
         }
     }
