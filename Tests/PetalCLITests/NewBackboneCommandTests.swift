@@ -11,7 +11,10 @@ final class NewBackboneCommandTests: XCTestCase {
         let help = try PetalProcess.run(["train", "--help"])
         for name in Self.names { XCTAssertTrue(help.stdout.contains(name), "\(name) missing from help: \(help.output)") }
         // --alpha's values come from the registry (MobileNetV2's), and so does --weights imagenet's list.
-        XCTAssertTrue(help.stdout.contains("mobilenetv2: 0.35, 0.5, 0.75, 1.0, 1.3, 1.4"), help.output)
+        let words = help.stdout.split(whereSeparator: \.isWhitespace).joined(separator: " ")
+        XCTAssertTrue(words.contains("width multiplier, mobilenetv2: 0.35, 0.5, 0.75, 1.0, 1.3, 1.4"), help.output)
+        XCTAssertTrue(words.contains("'imagenet' (downloaded, for mobilenetv2, resnet50, mobilenetv3-large, mobilenetv3-small)"),
+                      help.output)
 
         let predict = try PetalProcess.run(["predict", "--backbone", "resnet-5O", "x.jpg"])
         XCTAssertNotEqual(predict.status, 0, predict.output)
