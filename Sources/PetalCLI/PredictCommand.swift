@@ -19,7 +19,7 @@ struct PredictCommand: ParsableCommand {
     @Argument(help: "A trained model (run folder or .safetensors) followed by images; or only images with --backbone.")
     var inputs: [String]
     @Option(help: "Use this backbone's own ImageNet classifier instead of a trained model.") var backbone: String?
-    @Option(help: "Weights with the ImageNet top for --backbone (default: the installed ones; 'imagenet' downloads Keras's MobileNetV2).")
+    @Option(help: "Weights with the ImageNet top for --backbone (default: the installed ones; 'imagenet' downloads them for \(Backbones.imageNetDownloadNames.joined(separator: ", "))).")
     var weights: String?
     // .unconditional reads "-3" as the value, so the range check below names the option.
     @Option(parsing: .unconditional, help: "How many classes to show per image.") var top = 5
@@ -85,14 +85,14 @@ struct PredictCommand: ParsableCommand {
         }
         let source: ImageNetWeights = switch weights {
         case nil: .installed
-        case "imagenet": .kerasDownload
+        case "imagenet": .download
         case let path?: .file(URL(fileURLWithPath: path))
         }
         do {
             return (try ImageClassifier(backbone: architecture, weights: source), inputs)
         } catch InferenceError.noImageNetClassifier(let name, let reason) where weights == nil {
             // The library's reason, with the options that fix it.
-            let download = architecture.family == .mobileNetV2 ? ", or --weights imagenet to download Keras's" : ""
+            let download = architecture.facts.imageNetDownload != nil ? ", or --weights imagenet to download them" : ""
             throw InferenceError.noImageNetClassifier(
                 architecture: name, reason: "\(reason); pass --weights FILE (with the classifier)\(download)")
         }

@@ -25,9 +25,9 @@ struct TrainCommand: ParsableCommand {
 
     @Option(help: "One of \(Backbones.nameList) (default: \(TrainCommand.defaults.backbone)).")
     var backbone: String?
-    @Option(parsing: .unconditional, help: "MobileNetV2's width multiplier: 0.35, 0.5, 0.75, 1.0, 1.3 or 1.4 (default: 1.0).")
+    @Option(parsing: .unconditional, help: "The width multiplier, \(Backbones.widthMultiplierHelp) (default: 1.0).")
     var alpha: Double?
-    @Option(help: "A weights file, 'imagenet' (Keras's MobileNetV2 files, downloaded), or 'none'. Default: the installed weights.")
+    @Option(help: "A weights file, 'imagenet' (downloaded, for \(Backbones.imageNetDownloadNames.joined(separator: ", "))), or 'none'. Default: the installed weights.")
     var weights: String?
     @Option(parsing: .unconditional, help: "Square input size, \(TrainCommand.range(TransferLearningConfig.Limits.imageSize)) (default: the backbone's native size).")
     var imageSize: Int?

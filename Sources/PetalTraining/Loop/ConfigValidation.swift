@@ -74,9 +74,10 @@ extension TransferLearningConfig {
         guard let architecture else {
             throw .invalid(option: "--backbone", reason: "unknown backbone '\(backbone)'; use one of \(Backbones.nameList)")
         }
-        try Self.finite("--alpha", alpha, allowed: "one of \(Self.alphaList)")
+        let alphaList = (architecture.facts.widthMultipliers ?? [1]).map { String($0) }.joined(separator: ", ")
+        try Self.finite("--alpha", alpha, allowed: "one of \(alphaList)")
         if let alphas = architecture.facts.widthMultipliers {
-            if !alphas.contains(alpha) { throw .invalid(option: "--alpha", reason: "\(alpha) is not one of \(Self.alphaList)") }
+            if !alphas.contains(alpha) { throw .invalid(option: "--alpha", reason: "\(alpha) is not one of \(alphaList)") }
         } else if alpha != 1 {
             let families = Backbones.all.filter { $0.widthMultipliers != nil }.flatMap(\.names)
             throw .invalid(option: "--alpha", reason: "the width multiplier applies to \(families.joined(separator: ", ")) only, not \(backbone)")
@@ -164,8 +165,6 @@ extension TransferLearningConfig {
     }
 
     // MARK: - Checks
-
-    private static var alphaList: String { MobileNetV2.alphas.map { String($0) }.joined(separator: ", ") }
 
     private static func check(_ option: String, _ value: Int, in range: ClosedRange<Int>) throws(ConfigError) {
         if !range.contains(value) {

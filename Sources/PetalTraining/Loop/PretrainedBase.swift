@@ -3,17 +3,17 @@ import PetalModels
 import PetalWeights
 
 extension TransferLearningConfig {
-    /// The base's starting weights `weights` names: none, Keras's downloaded MobileNetV2
-    /// files, a file, or the installed default. Shared by training and the learning-rate finder.
+    /// The base's starting weights `weights` names: none, the family's downloaded ImageNet
+    /// file, a file, or the installed default. Shared by training and the learning-rate finder.
     func pretrainedWeights(_ architecture: Architecture, size: Int) throws -> WeightBinder {
         switch weights {
         case "none", "random":
             return .none
         case "imagenet":
-            guard architecture.family == .mobileNetV2 else { throw TrainingError.noImagenetDownload(architecture.description) }
-            let url = try KerasApplicationsDownloader().mobileNetV2(
-                alpha: architecture.alpha, size: KerasApplicationsDownloader.mobileNetV2Sizes.contains(size) ? size : 224)
-            return try PretrainedWeights.binder(for: architecture, url: url)
+            // The family's own ImageNet file (Keras's MobileNetV2, torchvision's ResNet-50 and MobileNetV3).
+            guard let download = try PretrainedWeights.imageNetDownload(for: architecture, inputSize: size, includeTop: false)
+            else { throw TrainingError.noImagenetDownload(architecture.description) }
+            return try PretrainedWeights.binder(for: architecture, url: try WeightsDownloader().fetch(download))
         case let path?:
             return try PretrainedWeights.binder(for: architecture, url: URL(fileURLWithPath: path))
         case nil:

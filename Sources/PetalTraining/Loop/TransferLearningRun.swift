@@ -323,9 +323,11 @@ public enum TrainingError: Error, CustomStringConvertible, LocalizedError {
         case .unknownBackbone(let name):
             return "unknown backbone '\(name)': use one of \(Backbones.nameList)"
         case .noInstalledWeights(let name):
-            return "no pretrained weights installed for \(name): run scripts/setup.sh, or pass --weights FILE (or --weights imagenet for MobileNetV2)"
+            return "no pretrained weights installed for \(name): run scripts/setup.sh, or pass --weights FILE"
+                + " (or --weights imagenet for \(Backbones.imageNetDownloadNames.joined(separator: ", ")))"
         case .noImagenetDownload(let name):
-            return "--weights imagenet downloads Keras's MobileNetV2 files only; for \(name) pass --weights FILE"
+            return "--weights imagenet downloads weights for \(Backbones.imageNetDownloadNames.joined(separator: ", ")) only;"
+                + " for \(name) pass --weights FILE"
         case .badFineTuneAt(let value, let why): return "--fine-tune-at \(value): \(why)"
         }
     }
