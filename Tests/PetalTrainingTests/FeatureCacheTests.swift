@@ -101,12 +101,7 @@ final class FeatureCacheTests: XCTestCase {
     /// A run records each phase's peak resident memory in state.json (and so timings.json).
     func testRunRecordsPeakMemoryPerPhase() throws {
         let data = try TinyDataset.make(perClass: 5)
-        var config = TransferLearningConfig(data: data.path)
-        config.backbone = "mobilenetv2"
-        config.alpha = 0.35
-        config.weights = "none"
-        config.imageSize = 32
-        config.batchSize = 4
+        var config = TinyDataset.tinyRunConfig(data)
         config.epochsFeatureExtraction = 1
         config.epochsFineTuning = 1
         config.augmentation = .none
