@@ -48,6 +48,9 @@ public final class Trainer: TrainingContext {
     public private(set) var interrupted = false
     /// Images per second of the last `fit`'s training steps.
     public private(set) var imagesPerSecond = 0.0
+    /// The processes training this model together, each on its share of every batch (loaders
+    /// sharded with `BatchLoader.Sharding`); one process by default. See `DataParallelStep`.
+    public var processGroup: ProcessGroup = SingleProcess()
 
     public init(model: TransferClassifier, optimizer: Optimizer, callbacks: [Callback] = [],
                 progress: ProgressReporter = ProgressReporter(style: .quiet)) {
@@ -102,6 +105,7 @@ public final class Trainer: TrainingContext {
         var trainedImages = 0
         var trainingSeconds = 0.0
         let parameters = model.network.trainableParameters
+        let parallel = processGroup.size > 1 ? DataParallelStep(group: processGroup, network: model.network) : nil
         for epoch in initialEpoch..<epochs where !stopTraining {
             try callbacks.onEpochBegin(epoch: epoch, context: self)
             progress.epochBegan(epoch: epoch, of: epochs, phase: phase)
@@ -109,6 +113,7 @@ public final class Trainer: TrainingContext {
             var lossSum = 0.0, correct = 0, seen = 0
             for (b, batch) in train.epoch(epoch).enumerated() {
                 try callbacks.onBatchBegin(batch: b, context: self)
+                parallel?.begin(batch)
                 let logits = try model.network.forward(batch.images, training: true)
                 let result = try SoftmaxCrossEntropy.evaluate(logits: logits, labels: batch.labels)
                 if !result.loss.isFinite {
@@ -116,10 +121,12 @@ public final class Trainer: TrainingContext {
                     throw TrainerError.diverged(epoch: epoch + 1, batch: b + 1, quantity: "loss", value: result.loss)
                 }
                 try model.network.backward(result.logitsGradient)
+                let step = try parallel?.end(parameters, batch: batch, loss: result.loss, correct: result.correct)
+                    ?? (lossSum: result.loss * Double(batch.count), correct: result.correct, count: batch.count)
                 try optimizer.step(parameters)
-                lossSum += result.loss * Double(batch.count)
-                correct += result.correct
-                seen += batch.count
+                lossSum += step.lossSum
+                correct += step.correct
+                seen += step.count
                 let logs = EpochLogs(loss: lossSum / Double(seen), accuracy: Double(correct) / Double(seen))
                 progress.batchEnded(batch: b, of: train.batchesPerEpoch, logs: logs, images: seen)
                 try callbacks.onBatchEnd(batch: b, logs: logs, context: self)
@@ -187,7 +194,7 @@ public final class Trainer: TrainingContext {
     /// Loss, accuracy and probabilities in inference mode (moving statistics, no dropout);
     /// NaN loss and accuracy over a loader without images.
     public func evaluate(_ loader: BatchLoader) throws -> EvaluationResult {
-        try Self.evaluate(model, loader)
+        try Self.gathered(Self.evaluate(model, loader), group: processGroup, classCount: model.classNames.count)
     }
 
     public static func evaluate(_ model: TransferClassifier, _ loader: BatchLoader) throws -> EvaluationResult {

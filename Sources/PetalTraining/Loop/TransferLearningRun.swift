@@ -38,6 +38,10 @@ public final class TransferLearningRun {
     private var lock: RunLock?
     /// Print Keras's model summary at the start of each phase.
     public var printsSummary = false
+    /// The processes training together (`mpirun`): rank 0 scans and splits the data for all,
+    /// each trains on its share of every batch and evaluates its block of the validation and
+    /// test images. Only rank 0's run folder is the user's (PetalDistributed's `DistributedRun`).
+    public var processGroup: ProcessGroup = SingleProcess()
 
     /// A new run for `folder`, which must be absent or empty (it is made by `execute`).
     public init(config: TransferLearningConfig, folder: URL, progress: ProgressReporter) throws {
@@ -112,6 +116,7 @@ public final class TransferLearningRun {
                                     history: try HistoryLogger.load(from: files) ?? TrainingHistory())
         let trainer = Trainer(model: classifier, optimizer: try makeOptimizer(config.learningRate),
                               callbacks: [reduceLR, earlyStopping, checkpoint, history], progress: progress)
+        trainer.processGroup = processGroup
         let featureEpochs = config.epochsFeatureExtraction
 
         // Phase 1: feature extraction.
@@ -158,10 +163,10 @@ public final class TransferLearningRun {
         try saveState()
         files.remove(.lastModel)
         files.remove(.optimizer)
-        let final = try Trainer.evaluate(classifier, test)
+        let final = try trainer.evaluate(test)
         return RunOutcome(folder: folder, classifier: classifier, classNames: split.classNames, phases: state.phases,
                           test: final, testFiles: testCache.files, split: split, decodeFailures: failures,
-                          ignoredFiles: folderScan.ignoredCount, interrupted: false,
+                          ignoredFiles: folderScan?.ignoredCount ?? 0, interrupted: false,
                           totalSeconds: Date().timeIntervalSince(started))
     }
 
@@ -169,7 +174,8 @@ public final class TransferLearningRun {
 
     /// The data, loaders and model a run trains with.
     private struct SetUp {
-        var scan: ImageFolder
+        /// Rank 0's scan (the other processes of a data-parallel run get only the split).
+        var scan: ImageFolder?
         var split: DatasetSplit
         var testCache: ImageCache
         var failures: [DecodeFailure]
@@ -184,16 +190,15 @@ public final class TransferLearningRun {
     private func prepare() throws -> SetUp {
         let architecture = config.architecture!
         let size = config.imageSize ?? architecture.nativeInputSize
-        let folderScan = try ImageFolder(URL(fileURLWithPath: config.data))
-        let split: DatasetSplit
-        if files.contains(.split) {
-            split = try DatasetSplit.load(from: files.url(.split))
-        } else {
-            split = try DatasetSplit.stratified(folderScan, train: config.trainFraction,
-                                                validation: config.validationFraction,
-                                                test: config.testFraction, seed: config.seed)
-            try split.save(to: files.url(.split))
+        var folderScan: ImageFolder?
+        let split = try processGroup.agreed { () throws -> DatasetSplit in
+            let scan = try ImageFolder(URL(fileURLWithPath: config.data))
+            folderScan = scan
+            if files.contains(.split) { return try DatasetSplit.load(from: files.url(.split)) }
+            return try DatasetSplit.stratified(scan, train: config.trainFraction, validation: config.validationFraction,
+                                               test: config.testFraction, seed: config.seed)
         }
+        if !files.contains(.split) { try split.save(to: files.url(.split)) }
         progress.message("Data: \(split.train.count) train, \(split.validation.count) validation, \(split.test.count) test images in \(split.classNames.count) classes; decoding at \(size)x\(size)")
         for group in split.identicalFilesAcrossSplits() { progress.message("warning: identical files in more than one split (their test metrics read too good): \(group.joined(separator: ", "))") }
         let trainCache = try ImageCache(files: split.train, side: size)
@@ -202,11 +207,14 @@ public final class TransferLearningRun {
         let failures = trainCache.failures + validationCache.failures + testCache.failures
         for f in failures { progress.message("skipped \(f)") }
         let normalization = architecture.normalization
+        let (rank, ranks) = (processGroup.rank, processGroup.size)
         let train = BatchLoader(cache: trainCache, batchSize: config.batchSize, shuffle: true,
                                 augmentation: config.augmentation, normalization: normalization, seed: config.seed,
-                                workers: 1)
-        let validation = BatchLoader.evaluation(cache: validationCache, batchSize: config.batchSize, normalization: normalization)
-        let test = BatchLoader.evaluation(cache: testCache, batchSize: config.batchSize, normalization: normalization)
+                                workers: 1, sharding: ranks > 1 ? .batchShares(rank: rank, count: ranks) : .none)
+        let validation = BatchLoader.evaluation(cache: validationCache, batchSize: config.batchSize, normalization: normalization,
+                                                sharding: ranks > 1 ? .block(rank: rank, count: ranks) : .none)
+        let test = BatchLoader.evaluation(cache: testCache, batchSize: config.batchSize, normalization: normalization,
+                                          sharding: ranks > 1 ? .block(rank: rank, count: ranks) : .none)
 
         let classifier: TransferClassifier
         if state.nextEpoch > 0, files.contains(.lastModel) {
@@ -301,13 +309,13 @@ public final class TransferLearningRun {
     private func saveState() throws { try files.write(state, to: .state) }
 
     private func interruptedOutcome(_ classifier: TransferClassifier, _ split: DatasetSplit, _ test: BatchLoader,
-                                    _ testCache: ImageCache, _ failures: [DecodeFailure], _ scan: ImageFolder,
+                                    _ testCache: ImageCache, _ failures: [DecodeFailure], _ scan: ImageFolder?,
                                     _ started: Date) throws -> RunOutcome {
         progress.message("Stopped. Completed epochs are kept; continue with: petal train --resume \(folder.path)")
         return RunOutcome(folder: folder, classifier: classifier, classNames: split.classNames, phases: state.phases,
                           test: EvaluationResult(loss: .nan, accuracy: .nan, probabilities: [], labels: []),
                           testFiles: testCache.files, split: split, decodeFailures: failures,
-                          ignoredFiles: scan.ignoredCount, interrupted: true,
+                          ignoredFiles: scan?.ignoredCount ?? 0, interrupted: true,
                           totalSeconds: Date().timeIntervalSince(started))
     }
 }
