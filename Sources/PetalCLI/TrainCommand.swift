@@ -122,6 +122,7 @@ struct TrainCommand: ParsableCommand {
         let run = distributed.run
         run.printsSummary = summary && group.isRoot
         let outcome = try run.execute()
+        if let mpi = group as? MPIProcessGroup { progress.message(mpi.communicationSummary()) }
         guard group.isRoot else { if outcome.interrupted { throw ExitCode(130) } else { return } }
         if outcome.interrupted {
             print(outcome.folder.path)

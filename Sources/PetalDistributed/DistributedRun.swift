@@ -26,8 +26,7 @@ public struct DistributedRun {
     }
 
     /// Makes this rank's run: `makeRootRun` on rank 0 (its errors end every rank, reported by
-    /// rank 0 alone), a replica of it on the others. Sets the run's process group, and oneDNN's
-    /// threads to the cores per rank on this node unless the configuration names them.
+    /// rank 0 alone), a replica of it on the others, and sets the run's process group.
     public static func make(group: ProcessGroup, progress: ProgressReporter,
                             makeRootRun: () throws -> TransferLearningRun) throws -> DistributedRun {
         var rootRun: TransferLearningRun?
@@ -66,10 +65,6 @@ public struct DistributedRun {
             }
         }
         made.run.processGroup = group
-        if group.size > 1, made.run.config.threads == nil {
-            let local = ProcessInfo.processInfo.environment["OMPI_COMM_WORLD_LOCAL_SIZE"].flatMap(Int.init) ?? 1
-            DNNL.threads = max(1, ProcessInfo.processInfo.activeProcessorCount / max(local, 1))
-        }
         return made
     }
 

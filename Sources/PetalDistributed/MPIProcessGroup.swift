@@ -48,6 +48,9 @@ public final class MPIProcessGroup: ProcessGroup {
             }
             let timeout = ProcessInfo.processInfo.environment["PETAL_MPI_TIMEOUT"].flatMap(Double.init) ?? 600
             petal_mpi_set_timeout(timeout)
+            // The cores of this node shared by its ranks (a command's --threads still applies after).
+            let local = ProcessInfo.processInfo.environment["OMPI_COMM_WORLD_LOCAL_SIZE"].flatMap(Int.init) ?? 1
+            DNNL.threads = max(1, ProcessInfo.processInfo.activeProcessorCount / max(local, 1))
         }
         return MPIProcessGroup()
     }
@@ -63,6 +66,15 @@ public final class MPIProcessGroup: ProcessGroup {
 
     /// Seconds this process has spent in collectives (allreduce, broadcast) so far.
     public static var secondsInCollectives: Double { petal_mpi_seconds_in_collectives() }
+    /// Collectives this process has called so far (a training step makes two allreduces).
+    public static var collectiveCalls: Int { Int(petal_mpi_collective_calls()) }
+
+    /// One line on the time spent communicating, for the user and benchmarks/mpi_scaling.sh.
+    public func communicationSummary() -> String {
+        let seconds = Self.secondsInCollectives, calls = Self.collectiveCalls
+        return String(format: "MPI: %d ranks; rank %d spent %.2f s in %d collectives (%.2f ms per training step of 2 allreduces, waiting for other ranks included)",
+                      size, rank, seconds, calls, calls > 0 ? 2000 * seconds / Double(calls) : 0)
+    }
 
     public func allreduceSum(_ values: UnsafeMutableBufferPointer<Float>) throws {
         guard let base = values.baseAddress else { return }

@@ -36,6 +36,7 @@ static atomic_int active;
 // The watchdog's view: when the running collective began (0 when none runs), in ns.
 static atomic_llong collective_started;
 static atomic_llong collective_total;
+static atomic_llong collective_calls;
 static atomic_llong timeout_ns;
 
 static long long now_ns(void) {
@@ -121,9 +122,12 @@ static void collective_begins(void) { atomic_store(&collective_started, now_ns()
 static void collective_ends(void) {
     long long started = atomic_exchange(&collective_started, 0);
     if (started) atomic_fetch_add(&collective_total, now_ns() - started);
+    atomic_fetch_add(&collective_calls, 1);
 }
 
 double petal_mpi_seconds_in_collectives(void) { return (double)atomic_load(&collective_total) / 1e9; }
+
+long long petal_mpi_collective_calls(void) { return atomic_load(&collective_calls); }
 
 static const size_t piece = (size_t)1 << 30;
 

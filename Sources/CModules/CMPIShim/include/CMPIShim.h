@@ -38,5 +38,7 @@ void petal_mpi_set_timeout(double seconds);
 
 /// Seconds spent inside collectives since start (for timings).
 double petal_mpi_seconds_in_collectives(void);
+/// Collectives called since start.
+long long petal_mpi_collective_calls(void);
 
 #endif
