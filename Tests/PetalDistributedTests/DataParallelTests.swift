@@ -98,6 +98,33 @@ final class DataParallelTests: XCTestCase {
         XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: mine.path), ["notes.txt"])
     }
 
+    /// `petal predict` and `petal evaluate` under mpirun: each rank classifies its block of the
+    /// files; rank 0 prints one result, the same as one process prints.
+    func testPredictAndEvaluateUnderMPIPrintOneProcesssResult() throws {
+        let model = try TinyModels.model(in: work)
+        let images = try TinyModels.files(in: work.appendingPathComponent("images"), count: 7).map(\.path)
+        let broken = work.appendingPathComponent("images/broken.jpg")
+        try Data("not a picture".utf8).write(to: broken)
+        let predict = ["predict", "--json", model.path] + images + [broken.path]
+        let one = try PetalProcess.run(predict), two = try MPIRun.run(ranks: 2, predict)
+        XCTAssertEqual(one.status, 1, one.output)   // the broken file
+        XCTAssertNotEqual(two.status, 0, two.output)
+        XCTAssertEqual(two.stdout, one.stdout, two.output)
+        XCTAssertTrue(one.stdout.contains("broken.jpg"), one.output)
+
+        // Classes a, b, c of 3 images each (with the model's classes).
+        let folder = work.appendingPathComponent("labelled")
+        for (k, name) in ["a", "b", "c"].enumerated() {
+            _ = try TinyModels.files(in: folder.appendingPathComponent(name), count: 3, seed: UInt64(10 * k + 3))
+        }
+        let evaluate = ["evaluate", model.path, folder.path, "--json"]
+        let alone = try PetalProcess.run(evaluate), together = try MPIRun.run(ranks: 2, evaluate)
+        XCTAssertEqual(alone.status, 0, alone.output)
+        XCTAssertEqual(together.status, 0, together.output)
+        XCTAssertEqual(together.stdout, alone.stdout, together.output)
+        XCTAssertTrue(alone.stdout.contains("\"support\""), alone.output)
+    }
+
     // MARK: - Comparisons
 
     /// Every tensor of the final models within 1e-5 of its largest value.
