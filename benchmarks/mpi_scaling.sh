@@ -2,7 +2,7 @@
 # Data-parallel training on one machine: one process with 2 oneDNN threads and global batch 2B,
 # against `mpirun -np 2` with 1 thread per rank and batch B per rank (the same global batch, so
 # the same training). Prints images/s per phase (Petal's own figure: training steps only) and the
-# time rank 0 spent in MPI collectives per training step (2 allreduces: the step's metrics, and
+# time rank 0 spent in MPI allreduces per training step (2 allreduces: the step's metrics, and
 # the gradients in one flat buffer; waiting for the slower rank included). Writes OUT/table.md.
 #
 #   benchmarks/mpi_scaling.sh                                   # efficientnet-lite0, 224 px, B = 16, 1 + 1 epochs

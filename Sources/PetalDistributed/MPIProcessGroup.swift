@@ -64,15 +64,15 @@ public final class MPIProcessGroup: ProcessGroup {
         exit(code)
     }
 
-    /// Seconds this process has spent in collectives (allreduce, broadcast) so far.
-    public static var secondsInCollectives: Double { petal_mpi_seconds_in_collectives() }
-    /// Collectives this process has called so far (a training step makes two allreduces).
-    public static var collectiveCalls: Int { Int(petal_mpi_collective_calls()) }
+    /// Seconds this process has spent in allreduces so far (waiting for the others included).
+    public static var secondsInAllreduce: Double { petal_mpi_seconds_in_allreduce() }
+    /// Allreduces this process has called so far (two per training step, two per evaluation).
+    public static var allreduceCalls: Int { Int(petal_mpi_allreduce_calls()) }
 
     /// One line on the time spent communicating, for the user and benchmarks/mpi_scaling.sh.
     public func communicationSummary() -> String {
-        let seconds = Self.secondsInCollectives, calls = Self.collectiveCalls
-        return String(format: "MPI: %d ranks; rank %d spent %.2f s in %d collectives (%.2f ms per training step of 2 allreduces, waiting for other ranks included)",
+        let seconds = Self.secondsInAllreduce, calls = Self.allreduceCalls
+        return String(format: "MPI: %d ranks; rank %d spent %.2f s in %d allreduces (%.2f ms per pair, i.e. per training step; waiting for the other ranks included)",
                       size, rank, seconds, calls, calls > 0 ? 2000 * seconds / Double(calls) : 0)
     }
 

@@ -35,8 +35,9 @@ static struct {
 static atomic_int active;
 // The watchdog's view: when the running collective began (0 when none runs), in ns.
 static atomic_llong collective_started;
-static atomic_llong collective_total;
-static atomic_llong collective_calls;
+// Time in and number of allreduces (broadcasts and barriers are set-up, not counted).
+static atomic_llong allreduce_total;
+static atomic_llong allreduce_calls;
 static atomic_llong timeout_ns;
 
 static long long now_ns(void) {
@@ -119,15 +120,16 @@ int petal_mpi_size(void) { return atomic_load(&active) ? mpi.size : 1; }
 
 static void collective_begins(void) { atomic_store(&collective_started, now_ns()); }
 
-static void collective_ends(void) {
+static void collective_ends(int is_allreduce) {
     long long started = atomic_exchange(&collective_started, 0);
-    if (started) atomic_fetch_add(&collective_total, now_ns() - started);
-    atomic_fetch_add(&collective_calls, 1);
+    if (!is_allreduce) return;
+    atomic_fetch_add(&allreduce_total, now_ns() - started);
+    atomic_fetch_add(&allreduce_calls, 1);
 }
 
-double petal_mpi_seconds_in_collectives(void) { return (double)atomic_load(&collective_total) / 1e9; }
+double petal_mpi_seconds_in_allreduce(void) { return (double)atomic_load(&allreduce_total) / 1e9; }
 
-long long petal_mpi_collective_calls(void) { return atomic_load(&collective_calls); }
+long long petal_mpi_allreduce_calls(void) { return atomic_load(&allreduce_calls); }
 
 static const size_t piece = (size_t)1 << 30;
 
@@ -138,7 +140,7 @@ int petal_mpi_allreduce_sum_float(float *values, size_t count) {
         size_t n = count - start < piece ? count - start : piece;
         code = mpi.allreduce(PETAL_MPI_IN_PLACE, values + start, (int)n, mpi.float_type, mpi.sum, mpi.world);
     }
-    collective_ends();
+    collective_ends(1);
     return code;
 }
 
@@ -149,7 +151,7 @@ int petal_mpi_allreduce_sum_double(double *values, size_t count) {
         size_t n = count - start < piece ? count - start : piece;
         code = mpi.allreduce(PETAL_MPI_IN_PLACE, values + start, (int)n, mpi.double_type, mpi.sum, mpi.world);
     }
-    collective_ends();
+    collective_ends(1);
     return code;
 }
 
@@ -160,14 +162,14 @@ int petal_mpi_broadcast(void *bytes, size_t count, int root) {
         size_t n = count - start < piece ? count - start : piece;
         code = mpi.bcast((char *)bytes + start, (int)n, mpi.byte_type, root, mpi.world);
     }
-    collective_ends();
+    collective_ends(0);
     return code;
 }
 
 int petal_mpi_barrier(void) {
     collective_begins();
     int code = mpi.barrier(mpi.world);
-    collective_ends();
+    collective_ends(0);
     return code;
 }
 

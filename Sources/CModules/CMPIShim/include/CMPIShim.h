@@ -36,9 +36,8 @@ void petal_mpi_abort(int code);
 /// the watchdog prints `message` and the waiting time, and aborts the job.
 void petal_mpi_set_timeout(double seconds);
 
-/// Seconds spent inside collectives since start (for timings).
-double petal_mpi_seconds_in_collectives(void);
-/// Collectives called since start.
-long long petal_mpi_collective_calls(void);
+/// Seconds spent inside allreduces since start (waiting for the other ranks included), and their count.
+double petal_mpi_seconds_in_allreduce(void);
+long long petal_mpi_allreduce_calls(void);
 
 #endif
