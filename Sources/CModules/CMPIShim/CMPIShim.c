@@ -133,26 +133,24 @@ long long petal_mpi_allreduce_calls(void) { return atomic_load(&allreduce_calls)
 
 static const size_t piece = (size_t)1 << 30;
 
-int petal_mpi_allreduce_sum_float(float *values, size_t count) {
+// In-place sum of `count` elements of `size` bytes and MPI type `type`, in pieces of at most 2^30.
+static int allreduce_sum(char *values, size_t count, size_t size, petal_handle type) {
     int code = 0;
     collective_begins();
     for (size_t start = 0; start < count && code == 0; start += piece) {
         size_t n = count - start < piece ? count - start : piece;
-        code = mpi.allreduce(PETAL_MPI_IN_PLACE, values + start, (int)n, mpi.float_type, mpi.sum, mpi.world);
+        code = mpi.allreduce(PETAL_MPI_IN_PLACE, values + start * size, (int)n, type, mpi.sum, mpi.world);
     }
     collective_ends(1);
     return code;
 }
 
+int petal_mpi_allreduce_sum_float(float *values, size_t count) {
+    return allreduce_sum((char *)values, count, sizeof(float), mpi.float_type);
+}
+
 int petal_mpi_allreduce_sum_double(double *values, size_t count) {
-    int code = 0;
-    collective_begins();
-    for (size_t start = 0; start < count && code == 0; start += piece) {
-        size_t n = count - start < piece ? count - start : piece;
-        code = mpi.allreduce(PETAL_MPI_IN_PLACE, values + start, (int)n, mpi.double_type, mpi.sum, mpi.world);
-    }
-    collective_ends(1);
-    return code;
+    return allreduce_sum((char *)values, count, sizeof(double), mpi.double_type);
 }
 
 int petal_mpi_broadcast(void *bytes, size_t count, int root) {
