@@ -50,10 +50,13 @@ let package = Package(
         // `petal serve`: HTTP inference (Petal's API, the Open Inference Protocol, an upload page) with dynamic batching.
         .target(name: "PetalServe", dependencies: ["PetalCore", "PetalData", "PetalInference",
                                                   .product(name: "Hummingbird", package: "hummingbird")]),
+        // MPI (Open MPI's libmpi.so.40), loaded with dlopen only under mpirun; data-parallel training.
+        .target(name: "CMPIShim", path: "Sources/CModules/CMPIShim"),
+        .target(name: "PetalDistributed", dependencies: ["CMPIShim", "PetalCore", "PetalTraining"]),
         // The `petal` command.
         .executableTarget(name: "PetalCLI", dependencies: [
             "PetalCore", "PetalLayers", "PetalWeights", "PetalModels", "PetalData", "PetalTraining", "PetalEvaluation", "PetalInference",
-            "PetalServe",
+            "PetalServe", "PetalDistributed",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
@@ -80,6 +83,8 @@ let package = Package(
         // Runs the built `petal` binary as a user would (the dependency makes SwiftPM build it).
         .testTarget(name: "PetalCLITests", dependencies: ["PetalCLI", "PetalData", "PetalTraining", "PetalInference",
                                                    "PetalEvaluation", "PetalTestSupport"]),
+        // mpirun -np 2 petal train against one process (the built binary; skipped without mpirun).
+        .testTarget(name: "PetalDistributedTests", dependencies: ["PetalDistributed", "PetalCLI", "PetalTraining", "PetalTestSupport"]),
         // Shared by the tests: fixture lookup, temporary folders, the shared flowers path.
         .target(name: "PetalTestSupport", dependencies: ["PetalCore", "PetalWeights", "PetalData", "PetalModels"],
                 path: "Tests/PetalTestSupport"),

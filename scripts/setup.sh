@@ -114,12 +114,13 @@ fi
 # ---------------------------------------------------------------------------------------------
 # 1. System libraries
 
-APT_PACKAGES=(libdnnl-dev libturbojpeg0-dev libpng-dev libhdf5-dev)
+# Open MPI: `mpirun -np N petal train` (libmpi.so.40 is loaded only under mpirun).
+APT_PACKAGES=(libdnnl-dev libturbojpeg0-dev libpng-dev libhdf5-dev libopenmpi-dev openmpi-bin)
 
 install_apt_packages() {
     step "system libraries: ${APT_PACKAGES[*]}"
     command -v dpkg-query >/dev/null 2>&1 \
-        || fail "dpkg-query not found" "Petal's set-up expects Debian 12 (or Ubuntu). On another system install oneDNN (dnnl), libjpeg-turbo (turbojpeg), libpng and HDF5 development files by hand, then run: scripts/setup.sh --weights-only"
+        || fail "dpkg-query not found" "Petal's set-up expects Debian 12 (or Ubuntu). On another system install oneDNN (dnnl), libjpeg-turbo (turbojpeg), libpng, HDF5 and Open MPI development files by hand, then run: scripts/setup.sh --weights-only"
     # One dpkg-query for all packages: prints "name status" for those dpkg knows.
     local missing=() status package
     status="$(dpkg-query -W -f='${Package} ${Status}\n' "${APT_PACKAGES[@]}" 2>/dev/null || true)"

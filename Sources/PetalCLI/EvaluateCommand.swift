@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import PetalCore
 import PetalData
+import PetalDistributed
 import PetalEvaluation
 import PetalInference
 import PetalTraining
@@ -54,6 +55,8 @@ struct EvaluateCommand: ParsableCommand {
         let set = try loadPredictions()
         var metrics = try set.metrics(topK: topK)
         if augmentation != .none { metrics.testTimeAugmentation = augmentation.rawValue }
+        // Under mpirun the ranks shared the images (see `predictions`); rank 0 reports.
+        guard try MPIProcessGroup.current().isRoot else { return }
         if let output {
             // Replaces only metrics Petal wrote before.
             try OutputFile.write(PetalJSON.encode(metrics), to: URL(fileURLWithPath: output),
@@ -104,16 +107,21 @@ struct EvaluateCommand: ParsableCommand {
     }
 
     /// The model's probabilities for the files that decode; the others are named and skipped.
+    /// Under mpirun each rank classifies its block of the files, and every rank gets all rows.
     private static func predictions(_ classifier: ImageClassifier, files: [LabeledFile],
                                     classNames: [String]) throws -> PredictionSet {
-        var kept: [LabeledFile] = [], rows: [[Float]] = [], failures: [DataError] = []
-        for (file, result) in zip(files, try classifier.probabilities(files: files.map(\.url))) {
+        let group = try MPIProcessGroup.current()
+        let block = BatchLoader.Sharding.part(group.rank, of: group.size, files.count)
+        var keptIndices: [Int] = [], rows: [[Float]] = [], failures: [String] = []
+        for (index, result) in zip(block, try classifier.probabilities(files: files[block].map(\.url))) {
             switch result {
-            case .success(let row): kept.append(file); rows.append(row)
-            case .failure(let error): failures.append(error)
+            case .success(let row): keptIndices.append(index); rows.append(row)
+            case .failure(let error): failures.append("\(error)")
             }
         }
-        for failure in failures {
+        (keptIndices, rows, failures) = try (group.allGather(keptIndices), group.allGather(rows), group.allGather(failures))
+        let kept = keptIndices.map { files[$0] }
+        for failure in failures where group.isRoot {
             FileHandle.standardError.write(Data("petal evaluate: skipping \(failure)\n".utf8))
         }
         if !files.isEmpty && kept.isEmpty {

@@ -1,6 +1,8 @@
 import ArgumentParser
 import Foundation
 import PetalCore
+import PetalDistributed
+import PetalTraining
 
 /// The `petal` command: train, evaluate and use image classifiers by transfer learning.
 @main
@@ -33,9 +35,12 @@ struct Petal: ParsableCommand {
         } catch {
             let code = exitCode(for: error)
             if code == .success || error is ExitCode { exit(withError: error) }
+            // Under mpirun: rank 0 reports a failure all ranks share; any other ends every rank.
+            if case ProcessGroupError.failedOnRank0 = error { Foundation.exit(EXIT_FAILURE) }
             let usage = code == .validationFailure
             let message = usage ? Self.message(for: error) : describe(error)
             FileHandle.standardError.write(Data("\(commandName(arguments)): \(message)\n".utf8))
+            if MPIProcessGroup.isRunning, !(error is SharedFailure) { MPIProcessGroup.abort(code: EXIT_FAILURE) }
             Foundation.exit(usage ? ExitCode.validationFailure.rawValue : EXIT_FAILURE)
         }
     }

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import PetalCore
 import PetalData
+import PetalDistributed
 import PetalInference
 import PetalModels
 
@@ -47,9 +48,12 @@ struct PredictCommand: ParsableCommand {
     }
 
     func run() throws {
-        let (classifier, images) = try makeClassifier()
+        // Under mpirun, each rank classifies its block of the images; rank 0 prints them all, in order.
+        let group = try MPIProcessGroup.current()
+        let (classifier, allImages) = try makeClassifier()
+        let images = Array(allImages[BatchLoader.Sharding.part(group.rank, of: group.size, allImages.count)])
         let results = try classifier.classify(files: images.map { URL(fileURLWithPath: $0) }, top: top, batchSize: batchSize)
-        let predictions = zip(images, results).map { path, result in
+        let predictions = try group.allGather(zip(images, results).map { path, result in
             switch result {
             case .success(let classification):
                 return ImagePrediction(path: path, top: classification.top)
@@ -57,7 +61,8 @@ struct PredictCommand: ParsableCommand {
                 FileHandle.standardError.write(Data("petal predict: skipping \(error)\n".utf8))
                 return ImagePrediction(path: path, error: "\(error)")
             }
-        }
+        })
+        guard group.isRoot else { if predictions.contains(where: { $0.error != nil }) { throw ExitCode(1) } else { return } }
         if json {
             print(String(decoding: try PetalJSON.encode(predictions), as: UTF8.self))
         } else {

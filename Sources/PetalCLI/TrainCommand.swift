@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import PetalCore
 import PetalData
+import PetalDistributed
 import PetalEvaluation
 import PetalModels
 import PetalTraining
@@ -111,18 +112,22 @@ struct TrainCommand: ParsableCommand {
     }
 
     func run() throws {
-        let style: ProgressStyle = quiet ? .quiet : jsonLines ? .jsonLines : .automatic
+        // Under mpirun, rank 0 prints and writes; the others train their shares (DistributedRun).
+        let group = try MPIProcessGroup.current()
+        let style: ProgressStyle = quiet || !group.isRoot ? .quiet : jsonLines ? .jsonLines : .automatic
         let progress = ProgressReporter(style: style)
         Interrupt.install()
-        let run: TransferLearningRun
-        if let resume {
-            run = try TransferLearningRun(resuming: URL(fileURLWithPath: resume), progress: progress)
-        } else {
+        let distributed = try DistributedRun.make(group: group, progress: progress) {
+            if let resume { return try TransferLearningRun(resuming: URL(fileURLWithPath: resume), progress: progress) }
             let config = try makeConfig()
-            run = try TransferLearningRun(config: config, folder: runFolder(config), progress: progress)
+            return try TransferLearningRun(config: config, folder: runFolder(config), progress: progress)
         }
-        run.printsSummary = summary
+        defer { distributed.cleanUp() }
+        let run = distributed.run
+        run.printsSummary = summary && group.isRoot
         let outcome = try run.execute()
+        if let mpi = group as? MPIProcessGroup { progress.message(mpi.communicationSummary()) }
+        guard group.isRoot else { if outcome.interrupted { throw ExitCode(130) } else { return } }
         if outcome.interrupted {
             print(outcome.folder.path)
             throw ExitCode(130)

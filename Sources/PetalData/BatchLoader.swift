@@ -8,6 +8,12 @@ public struct Batch: Sendable {
     public let labels: [Int]
     /// Positions of the images in the cache.
     public let indices: [Int]
+    /// Data parallelism (`BatchLoader.Sharding.batchShares`): where this process's share starts
+    /// in the global batch, the global batch's size, and whether the share is a stand-in image
+    /// that must count for nothing (a share of a last batch smaller than the process count).
+    public var globalOffset = 0
+    public var globalCount: Int?
+    public var isPadding = false
 
     public var count: Int { labels.count }
 
@@ -33,9 +39,12 @@ public final class BatchLoader: Sendable {
     public let seed: UInt64
     public let workers: Int
     public let prefetch: Int
+    /// This process's part of the data when several train together (BatchSharding.swift).
+    public let sharding: Sharding
 
     public init(cache: ImageCache, batchSize: Int, shuffle: Bool, augmentation: Augmentation = .none,
-                normalization: InputNormalization, seed: UInt64 = 42, workers: Int = 2, prefetch: Int = 4) {
+                normalization: InputNormalization, seed: UInt64 = 42, workers: Int = 2, prefetch: Int = 4,
+                sharding: Sharding = .none) {
         precondition(batchSize > 0, "BatchLoader: batch size \(batchSize)")
         self.cache = cache
         self.batchSize = batchSize
@@ -45,20 +54,21 @@ public final class BatchLoader: Sendable {
         self.seed = seed
         self.workers = max(1, workers)
         self.prefetch = max(1, prefetch)
+        self.sharding = sharding
     }
 
     /// A loader for validation or test images: cache order, never augmented.
     public static func evaluation(cache: ImageCache, batchSize: Int, normalization: InputNormalization,
-                                  workers: Int = 2) -> BatchLoader {
+                                  workers: Int = 2, sharding: Sharding = .none) -> BatchLoader {
         BatchLoader(cache: cache, batchSize: batchSize, shuffle: false, augmentation: .none,
-                    normalization: normalization, seed: 0, workers: workers)
+                    normalization: normalization, seed: 0, workers: workers, sharding: sharding)
     }
 
-    public var batchesPerEpoch: Int { (cache.count + batchSize - 1) / batchSize }
+    public var batchesPerEpoch: Int { sharding.batchCount(images: cache.count, batchSize: batchSize) }
 
     /// The image order of an epoch: the cache order, or a shuffle seeded by (seed, epoch).
     public func order(epoch: Int) -> [Int] {
-        var order = Array(0..<cache.count)
+        var order = Array(sharding.images(of: cache.count))
         if shuffle {
             var rng = SplitMix64(seed: seed, 0x5348_5546, UInt64(epoch))
             rng.shuffle(&order)
@@ -79,7 +89,8 @@ public final class BatchLoader: Sendable {
 
     /// Makes batch `b` of an epoch on the calling thread.
     public func makeBatch(epoch: Int, index b: Int, order: [Int]) -> Batch {
-        let start = b * batchSize, end = min(start + batchSize, order.count)
+        let share = sharding.share(ofBatch: b, batchSize: batchSize, images: order.count)
+        let start = share.range.lowerBound, end = share.range.upperBound
         let n = end - start
         let w = cache.width, h = cache.height, per = w * h * 3
         // `checkBatchFits` has allocated a full batch already: failing here means the process ran
@@ -109,7 +120,11 @@ public final class BatchLoader: Sendable {
             }
             photometric(src, into: dst, pixels: w * h, sample: sample)
         }
-        return Batch(images: tensor, labels: labels, indices: Array(order[start..<end]))
+        var batch = Batch(images: tensor, labels: labels, indices: Array(order[start..<end]))
+        if case .batchShares = sharding {
+            (batch.globalOffset, batch.globalCount, batch.isPadding) = (share.offset, share.globalCount, share.isPadding)
+        }
+        return batch
     }
 
     private func normalize(_ src: UnsafePointer<UInt8>, into dst: UnsafeMutablePointer<Float>, count: Int) {

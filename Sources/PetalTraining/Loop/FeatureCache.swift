@@ -7,6 +7,11 @@ import PetalLayers
 public struct StepBatch {
     public var input: Tensor
     public var labels: [Int]
+    /// Data parallelism (`Batch`'s fields of the same names): where this share starts in the
+    /// global batch, the global batch's size, and whether it is a stand-in that counts for nothing.
+    public var globalOffset = 0
+    public var globalCount: Int?
+    public var isPadding = false
     public var count: Int { labels.count }
 }
 

@@ -51,6 +51,9 @@ public final class Trainer: TrainingContext {
     /// When set, `fit` trains (and validates) the model's remainder on these cached outputs
     /// of its frozen prefix instead of running the whole network on the images.
     public var featureCache: FeatureCache?
+    /// The processes training this model together, each on its share of every batch (loaders
+    /// sharded with `BatchLoader.Sharding`); one process by default. See `DataParallelStep`.
+    public var processGroup: ProcessGroup = SingleProcess()
     /// Class weights and label smoothing of the training loss (validation and test losses
     /// stay plain cross-entropy, the log loss).
     public var lossWeighting = LossWeighting.none
@@ -111,6 +114,7 @@ public final class Trainer: TrainingContext {
         var trainingSeconds = 0.0
         let parameters = model.network.trainableParameters
         let network = featureCache?.remainder ?? model.network
+        let parallel = processGroup.size > 1 ? DataParallelStep(group: processGroup, network: model.network) : nil
         for epoch in initialEpoch..<epochs where !stopTraining {
             try callbacks.onEpochBegin(epoch: epoch, context: self)
             progress.epochBegan(epoch: epoch, of: epochs, phase: phase)
@@ -118,6 +122,7 @@ public final class Trainer: TrainingContext {
             var lossSum = 0.0, correct = 0, seen = 0
             for (b, batch) in steps(train, epoch: epoch).enumerated() {
                 try callbacks.onBatchBegin(batch: b, context: self)
+                parallel?.begin(batch)
                 let logits = try network.forward(batch.input, training: true)
                 let result = try SoftmaxCrossEntropy.evaluate(logits: logits, labels: batch.labels, weighting: lossWeighting)
                 lastBatchLoss = result.loss
@@ -126,10 +131,12 @@ public final class Trainer: TrainingContext {
                     throw TrainerError.diverged(epoch: epoch + 1, batch: b + 1, quantity: "loss", value: result.loss)
                 }
                 try network.backward(result.logitsGradient)
+                let step = try parallel?.end(parameters, batch: batch, loss: result.loss, correct: result.correct)
+                    ?? (lossSum: result.loss * Double(batch.count), correct: result.correct, count: batch.count)
                 try optimizer.step(parameters)
-                lossSum += result.loss * Double(batch.count)
-                correct += result.correct
-                seen += batch.count
+                lossSum += step.lossSum
+                correct += step.correct
+                seen += step.count
                 let logs = EpochLogs(loss: lossSum / Double(seen), accuracy: Double(correct) / Double(seen))
                 progress.batchEnded(batch: b, of: train.batchesPerEpoch, logs: logs, images: seen)
                 try callbacks.onBatchEnd(batch: b, logs: logs, context: self)
@@ -200,7 +207,7 @@ public final class Trainer: TrainingContext {
     /// Loss, accuracy and probabilities in inference mode (moving statistics, no dropout);
     /// NaN loss and accuracy over a loader without images.
     public func evaluate(_ loader: BatchLoader) throws -> EvaluationResult {
-        try Self.evaluate(model, loader)
+        try Self.gathered(Self.evaluate(model, loader), group: processGroup, classCount: model.classNames.count)
     }
 
     public static func evaluate(_ model: TransferClassifier, _ loader: BatchLoader) throws -> EvaluationResult {
@@ -214,7 +221,10 @@ public final class Trainer: TrainingContext {
     }
 
     private static func steps(_ loader: BatchLoader, epoch: Int) -> AnySequence<StepBatch> {
-        AnySequence(loader.epoch(epoch).lazy.map { StepBatch(input: $0.images, labels: $0.labels) })
+        AnySequence(loader.epoch(epoch).lazy.map {
+            StepBatch(input: $0.images, labels: $0.labels, globalOffset: $0.globalOffset, globalCount: $0.globalCount,
+                      isPadding: $0.isPadding)
+        })
     }
 
     static func evaluate(_ network: Network, classCount k: Int, batches: AnySequence<StepBatch>) throws -> EvaluationResult {

@@ -39,6 +39,10 @@ public final class TransferLearningRun {
     private var lock: RunLock?
     /// Print Keras's model summary at the start of each phase.
     public var printsSummary = false
+    /// The processes training together (`mpirun`): rank 0 scans and splits the data for all,
+    /// each trains on its share of every batch and evaluates its block of the validation and
+    /// test images. Only rank 0's run folder is the user's (PetalDistributed's `DistributedRun`).
+    public var processGroup: ProcessGroup = SingleProcess()
 
     /// A new run for `folder`, which must be absent or empty (it is made by `execute`).
     public init(config: TransferLearningConfig, folder: URL, progress: ProgressReporter) throws {
@@ -113,6 +117,7 @@ public final class TransferLearningRun {
                                     history: try HistoryLogger.load(from: files) ?? TrainingHistory())
         let trainer = Trainer(model: classifier, optimizer: try makeOptimizer(config.learningRate),
                               callbacks: [reduceLR, earlyStopping, checkpoint, history], progress: progress)
+        trainer.processGroup = processGroup
         let featureEpochs = config.epochsFeatureExtraction
         trainer.lossWeighting = try lossWeighting(split)
 
@@ -125,8 +130,7 @@ public final class TransferLearningRun {
             let peakReset = PeakMemory.reset()
             try restoreOptimizer(trainer, learningRate: config.learningRate)
             if state.nextEpoch < featureEpochs {
-                trainer.featureCache = try FeatureCache.make(for: classifier.network, train: train, validation: validation,
-                                                             log: progress.message)
+                trainer.featureCache = try featureCache(trainer, classifier, train, validation)
             }
             let logs = try trainer.fit(train, validation: validation, epochs: featureEpochs, initialEpoch: state.nextEpoch,
                                        phase: RunState.featureExtraction, restoredCallbackState: restoredCallbacks(),
@@ -156,8 +160,7 @@ public final class TransferLearningRun {
             let phaseStart = Date()
             let peakReset = PeakMemory.reset()
             try restoreOptimizer(trainer, learningRate: rate)
-            trainer.featureCache = try FeatureCache.make(for: classifier.network, train: train, validation: validation,
-                                                         log: progress.message)
+            trainer.featureCache = try featureCache(trainer, classifier, train, validation)
             let logs = try trainer.fit(train, validation: validation, epochs: start + config.epochsFineTuning,
                                        initialEpoch: max(state.nextEpoch, start), phase: RunState.fineTuning,
                                        restoredCallbackState: restoredCallbacks(),
@@ -172,10 +175,10 @@ public final class TransferLearningRun {
         try saveState()
         files.remove(.lastModel)
         files.remove(.optimizer)
-        let final = try Trainer.evaluate(classifier, test)
+        let final = try trainer.evaluate(test)
         return RunOutcome(folder: folder, classifier: classifier, classNames: split.classNames, phases: state.phases,
                           test: final, testFiles: testCache.files, split: split, decodeFailures: failures,
-                          ignoredFiles: folderScan.ignoredCount, interrupted: false,
+                          ignoredFiles: folderScan?.ignoredCount ?? 0, interrupted: false,
                           totalSeconds: Date().timeIntervalSince(started))
     }
 
@@ -183,7 +186,8 @@ public final class TransferLearningRun {
 
     /// The data, loaders and model a run trains with.
     private struct SetUp {
-        var scan: ImageFolder
+        /// Rank 0's scan (the other processes of a data-parallel run get only the split).
+        var scan: ImageFolder?
         var split: DatasetSplit
         var testCache: ImageCache
         var failures: [DecodeFailure]
@@ -198,16 +202,15 @@ public final class TransferLearningRun {
     private func prepare() throws -> SetUp {
         let architecture = config.architecture!
         let size = config.imageSize ?? architecture.nativeInputSize
-        let folderScan = try ImageFolder(URL(fileURLWithPath: config.data))
-        let split: DatasetSplit
-        if files.contains(.split) {
-            split = try DatasetSplit.load(from: files.url(.split))
-        } else {
-            split = try DatasetSplit.stratified(folderScan, train: config.trainFraction,
-                                                validation: config.validationFraction,
-                                                test: config.testFraction, seed: config.seed)
-            try split.save(to: files.url(.split))
+        var folderScan: ImageFolder?
+        let split = try processGroup.agreed { () throws -> DatasetSplit in
+            let scan = try ImageFolder(URL(fileURLWithPath: config.data))
+            folderScan = scan
+            if files.contains(.split) { return try DatasetSplit.load(from: files.url(.split)) }
+            return try DatasetSplit.stratified(scan, train: config.trainFraction, validation: config.validationFraction,
+                                               test: config.testFraction, seed: config.seed)
         }
+        if !files.contains(.split) { try split.save(to: files.url(.split)) }
         progress.message("Data: \(split.train.count) train, \(split.validation.count) validation, \(split.test.count) test images in \(split.classNames.count) classes; decoding at \(size)x\(size)")
         for group in split.identicalFilesAcrossSplits() { progress.message("warning: identical files in more than one split (their test metrics read too good): \(group.joined(separator: ", "))") }
         let trainCache = try ImageCache(files: split.train, side: size)
@@ -216,11 +219,14 @@ public final class TransferLearningRun {
         let failures = trainCache.failures + validationCache.failures + testCache.failures
         for f in failures { progress.message("skipped \(f)") }
         let normalization = architecture.normalization
+        let (rank, ranks) = (processGroup.rank, processGroup.size)
         let train = BatchLoader(cache: trainCache, batchSize: config.batchSize, shuffle: true,
                                 augmentation: config.augmentation, normalization: normalization, seed: config.seed,
-                                workers: 1)
-        let validation = BatchLoader.evaluation(cache: validationCache, batchSize: config.batchSize, normalization: normalization)
-        let test = BatchLoader.evaluation(cache: testCache, batchSize: config.batchSize, normalization: normalization)
+                                workers: 1, sharding: ranks > 1 ? .batchShares(rank: rank, count: ranks) : .none)
+        let validation = BatchLoader.evaluation(cache: validationCache, batchSize: config.batchSize, normalization: normalization,
+                                                sharding: ranks > 1 ? .block(rank: rank, count: ranks) : .none)
+        let test = BatchLoader.evaluation(cache: testCache, batchSize: config.batchSize, normalization: normalization,
+                                          sharding: ranks > 1 ? .block(rank: rank, count: ranks) : .none)
 
         let classifier: TransferClassifier
         if state.nextEpoch > 0, files.contains(.lastModel) {
@@ -234,6 +240,14 @@ public final class TransferLearningRun {
         return SetUp(scan: folderScan, split: split, testCache: testCache, failures: failures, train: train,
                      validation: validation, test: test, classifier: classifier,
                      fineTuneAt: try resolveFineTuneAt(classifier))
+    }
+
+    /// The frozen prefix's outputs computed once (see `FeatureCache.make`); not under MPI, where
+    /// each process trains on its share of every batch and the cache's batches are not sharded.
+    private func featureCache(_ trainer: Trainer, _ classifier: TransferClassifier, _ train: BatchLoader,
+                              _ validation: BatchLoader?) throws -> FeatureCache? {
+        guard trainer.processGroup.size == 1 else { return nil }
+        return try FeatureCache.make(for: classifier.network, train: train, validation: validation, log: progress.message)
     }
 
     private func weightsBinder(_ architecture: Architecture, size: Int) throws -> WeightBinder {
@@ -313,13 +327,13 @@ public final class TransferLearningRun {
     private func saveState() throws { try files.write(state, to: .state) }
 
     private func interruptedOutcome(_ classifier: TransferClassifier, _ split: DatasetSplit, _ test: BatchLoader,
-                                    _ testCache: ImageCache, _ failures: [DecodeFailure], _ scan: ImageFolder,
+                                    _ testCache: ImageCache, _ failures: [DecodeFailure], _ scan: ImageFolder?,
                                     _ started: Date) throws -> RunOutcome {
         progress.message("Stopped. Completed epochs are kept; continue with: petal train --resume \(folder.path)")
         return RunOutcome(folder: folder, classifier: classifier, classNames: split.classNames, phases: state.phases,
                           test: EvaluationResult(loss: .nan, accuracy: .nan, probabilities: [], labels: []),
                           testFiles: testCache.files, split: split, decodeFailures: failures,
-                          ignoredFiles: scan.ignoredCount, interrupted: true,
+                          ignoredFiles: scan?.ignoredCount ?? 0, interrupted: true,
                           totalSeconds: Date().timeIntervalSince(started))
     }
 }
