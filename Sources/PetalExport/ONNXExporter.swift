@@ -114,7 +114,9 @@ public struct ONNXExporter {
     /// `pixel * scale + offset`, and per-channel mean and std on 0-255 values.
     func metadata() throws -> [(String, String)] {
         let n = facts.normalization
-        let mean = -n.offset / n.scale, std = 1 / n.scale
+        // Mean and std to four decimals (127.5, not float32's 127.49999); scale and offset are exact.
+        func rounded(_ x: Double) -> Double { (x * 10_000).rounded() / 10_000 }
+        let mean = rounded(-Double(n.offset) / Double(n.scale)), std = rounded(1 / Double(n.scale))
         let layout = options.withPreprocessing
             ? "NHWC uint8 RGB 0-255 (normalised inside the graph)"
             : "NCHW float32 RGB, normalised: pixel * scale + offset"
