@@ -11,6 +11,7 @@
 #   - int8 columns when this petal has `petal quantize` (see int8_columns below).
 # Usage: benchmarks/onnx_compare.sh [N]     (default 256 photos)
 #   LITE0_RUN=runs/x MOBILENETV2_RUN=runs/y benchmarks/onnx_compare.sh   use these trained runs
+#   EPOCHS_FE=1 benchmarks/onnx_compare.sh 64                              a quick preview
 # Needs the flowers, the installed weights, and python3 with onnx/onnxruntime (.ci/install-onnxruntime.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -20,8 +21,10 @@ FLOWERS="${PETAL_FLOWERS:-../shared/data/flowers}"
 python3 -c 'import onnx, onnxruntime, PIL' 2>/dev/null \
     || { echo "onnx_compare.sh: python3 lacks onnx/onnxruntime/Pillow (run .ci/install-onnxruntime.sh)" >&2; exit 1; }
 SCRATCH="${PETAL_SCRATCH:-.build-bench}"
-swift build -c release --product petal --scratch-path "$SCRATCH" >&2
-PETAL="$SCRATCH/release/petal"
+if [ -z "${PETAL:-}" ]; then   # PETAL=path: an already built release petal instead
+  swift build -c release --product petal --scratch-path "$SCRATCH" >&2
+  PETAL="$SCRATCH/release/petal"
+fi
 WORK="$SCRATCH/onnx-compare"
 mkdir -p "$WORK"
 HELPER=benchmarks/onnx_timing.py
@@ -30,13 +33,13 @@ IMAGES_DIR="$WORK/png-224-$N"
 if [ ! -d "$IMAGES_DIR" ]; then python3 "$HELPER" prepare "$FLOWERS" "$IMAGES_DIR" --size 224 --count "$N" >/dev/null; fi
 mapfile -t IMAGES < <(find "$IMAGES_DIR" -name '*.png' | sort)
 
-# A trained run of a backbone: the given one, or one trained here once (phase 1, 2 epochs) and reused.
+# A trained run of a backbone: the given one, or one trained here once (phase 1, EPOCHS_FE epochs) and reused.
 run_for() {
   local backbone=$1 given=$2 run="$WORK/run-$1"
   if [ -n "$given" ]; then echo "$given"; return; fi
   if [ ! -f "$run/model.safetensors" ]; then
     rm -rf "$run"
-    "$PETAL" train "$FLOWERS" --backbone "$backbone" --image-size 224 --epochs-fe 2 --epochs-ft 0 --out "$run" --quiet >&2
+    "$PETAL" train "$FLOWERS" --backbone "$backbone" --image-size 224 --epochs-fe "${EPOCHS_FE:-2}" --epochs-ft 0 --out "$run" --quiet >&2
   fi
   echo "$run"
 }
