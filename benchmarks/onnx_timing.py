@@ -15,9 +15,13 @@
 import argparse
 import json
 import os
+import sys
 import time
 
 import numpy as np
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "scripts"))
+from check_onnx import normalization  # noqa: E402  (the one reading of metadata_props' normalisation)
 
 
 def prepare(args):
@@ -37,8 +41,7 @@ def timing(args):
     import onnxruntime as ort
     from PIL import Image
     metadata = {p.key: p.value for p in onnx.load(args.model, load_external_data=False).metadata_props}
-    norm = json.loads(metadata["normalization"])
-    scale, offset = np.float32(norm["scale"]), np.float32(norm["offset"])
+    scale, offset = normalization(metadata)
     session = ort.InferenceSession(args.model, providers=["CPUExecutionProvider"])
     name = session.get_inputs()[0].name
     files = sorted(os.path.join(args.folder, n) for n in os.listdir(args.folder) if n.endswith(".png"))
@@ -72,7 +75,8 @@ def accuracy(args):
     with open(os.path.join(args.run, "split.json")) as f:
         split = json.load(f)
     metadata = {p.key: p.value for p in onnx.load(args.model, load_external_data=False).metadata_props}
-    size, norm = int(metadata["input_size"]), json.loads(metadata["normalization"])
+    size = int(metadata["input_size"])
+    scale, offset = normalization(metadata)
     session = ort.InferenceSession(args.model, providers=["CPUExecutionProvider"])
     name = session.get_inputs()[0].name
     files = split["test"]
@@ -84,7 +88,7 @@ def accuracy(args):
             with Image.open(os.path.join(split["root"], f)) as image:
                 rgb = ImageOps.exif_transpose(image).convert("RGB").resize((size, size), Image.BILINEAR)
             pixels.append(np.asarray(rgb, dtype=np.uint8))
-        x = np.stack(pixels).astype(np.float32) * np.float32(norm["scale"]) + np.float32(norm["offset"])
+        x = np.stack(pixels).astype(np.float32) * scale + offset
         predicted += list(np.argmax(session.run(None, {name: np.ascontiguousarray(x.transpose(0, 3, 1, 2))})[0], axis=1))
     print(json.dumps({"images": len(files), "accuracy": float(np.mean(np.array(predicted) == labels))}))
 

@@ -94,15 +94,23 @@ def petal_probabilities(petal, model, paths, classes):
     return rows
 
 
+def normalization(metadata):
+    """Per-channel float32 scale and offset from metadata_props (Petal's InputNormalization)."""
+    norm = json.loads(metadata["normalization"])
+    scale = norm.get("channelScales") or [norm["scale"]] * 3
+    offset = norm.get("channelOffsets") or [norm["offset"]] * 3
+    return np.array(scale, dtype=np.float32), np.array(offset, dtype=np.float32)
+
+
 def onnx_probabilities(path, pixels, metadata):
     session = ort.InferenceSession(path, providers=["CPUExecutionProvider"])
     feed = session.get_inputs()[0]
     if feed.type == "tensor(uint8)":
         batch = pixels
     else:
-        norm = json.loads(metadata["normalization"])
-        # Petal's own arithmetic, in float32: pixel * scale + offset.
-        batch = pixels.astype(np.float32) * np.float32(norm["scale"]) + np.float32(norm["offset"])
+        scale, offset = normalization(metadata)
+        # Petal's own arithmetic, in float32: pixel * scale + offset (per channel).
+        batch = pixels.astype(np.float32) * scale + offset
         batch = np.ascontiguousarray(batch.transpose(0, 3, 1, 2))
     everything = session.run(["probabilities"], {feed.name: batch})[0]
     alone = session.run(["probabilities"], {feed.name: batch[:1]})[0]  # the dynamic batch at 1

@@ -76,32 +76,41 @@ struct NetworkWalk {
                                                         mean: try bn.movingMean.value.toArray(),
                                                         variance: try bn.movingVariance.value.toArray(), epsilon: bn.epsilon)
         case let activation as Activation:
-            tensors[i] = builder.emitReLU(activation.name, input: try single(), max: Self.clipMax(activation.function))
+            tensors[i] = builder.emit(activation.function, activation.name, input: try single())
         case let add as Add:
             tensors[i] = builder.emitAdd(add.name, try source(0), try source(1))
         case is ZeroPadding2D:
             // The convolution reading it pads (its spec includes the absorbed padding).
             tensors[i] = try single()
             shapes[i] = shapes[node.inputs[0]]
+        case let pool as MaxPool2D:
+            tensors[i] = builder.emitMaxPool(pool.name, input: try single(), kernel: pool.kernel, stride: pool.stride,
+                                             padding: pool.padding)
+        case let scale as ScaleChannels:
+            tensors[i] = builder.emitScaleChannels(scale.name, input: try source(0), scale: try source(1))
         case is Dropout:
             tensors[i] = try single()
         case let pool as GlobalAveragePooling2D:
-            tensors[i] = builder.emitGlobalAveragePool(pool.name, input: try single())
+            tensors[i] = builder.emitGlobalAveragePool(pool.name, input: try single(), keepsDimensions: pool.keepsDimensions)
         case let dense as Dense:
             let y = builder.emitGemm(dense.name, input: try single(), weights: try dense.weight.value.rowMajor().toArray(),
                                      outputs: dense.units, inputs: dense.inputs, bias: try dense.bias.value.toArray())
-            tensors[i] = dense.activation.map { builder.emitReLU(dense.name + ".relu", input: y, max: Self.clipMax($0)) } ?? y
+            tensors[i] = dense.activation.map { builder.emit($0, dense.name + ".activation", input: y) } ?? y
         default:
             throw ExportError.unsupportedLayer(name: layer.name, type: layer.typeName)
         }
         return i + 1
     }
+}
 
-    /// ReLU's upper bound: none, or 6 for ReLU6.
-    static func clipMax(_ function: FusedActivation) -> Float? {
+extension ONNXGraphBuilder {
+    /// The operations of one of Petal's activation functions.
+    mutating func emit(_ function: FusedActivation, _ name: String, input: String) -> String {
         switch function {
-        case .relu: return nil
-        case .relu6: return 6
+        case .relu: return emitReLU(name, input: input, max: nil)
+        case .relu6: return emitReLU(name, input: input, max: 6)
+        case .hardSigmoid: return emitHardSigmoid(name, input: input)
+        case .hardSwish: return emitHardSwish(name, input: input)
         }
     }
 }

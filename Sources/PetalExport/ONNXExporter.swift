@@ -80,8 +80,9 @@ public struct ONNXExporter {
         let features: String
         if options.withPreprocessing {
             let pixels = builder.addInput(Self.inputName, elementType: .uint8, shape: [nil, h, w, c])
-            features = builder.emitPreprocessing(input: pixels, scale: facts.normalization.scale,
-                                                 offset: facts.normalization.offset)
+            let n = facts.normalization
+            features = builder.emitPreprocessing(input: pixels, scales: (0..<c).map { n.scale(channel: $0) },
+                                                 offsets: (0..<c).map { n.offset(channel: $0) })
         } else {
             features = builder.addInput(Self.inputName, elementType: .float, shape: [nil, c, h, w])
         }
@@ -116,10 +117,11 @@ public struct ONNXExporter {
         let n = facts.normalization
         // Mean and std to four decimals (127.5, not float32's 127.49999); scale and offset are exact.
         func rounded(_ x: Double) -> Double { (x * 10_000).rounded() / 10_000 }
-        let mean = rounded(-Double(n.offset) / Double(n.scale)), std = rounded(1 / Double(n.scale))
+        let mean = (0..<3).map { rounded(-Double(n.offset(channel: $0)) / Double(n.scale(channel: $0))) }
+        let std = (0..<3).map { rounded(1 / Double(n.scale(channel: $0))) }
         let layout = options.withPreprocessing
             ? "NHWC uint8 RGB 0-255 (normalised inside the graph)"
-            : "NCHW float32 RGB, normalised: pixel * scale + offset"
+            : "NCHW float32 RGB, normalised: pixel * scale + offset (per channel where channelScales is set)"
         let entries: [String: String] = [
             "petal_version": PetalVersion.string,
             "backbone": facts.backbone,
@@ -127,8 +129,8 @@ public struct ONNXExporter {
             "input_size": "\(facts.inputSize)",
             "input_layout": layout,
             "normalization": try PetalJSON.line(n),
-            "mean": try PetalJSON.line([mean, mean, mean]),
-            "std": try PetalJSON.line([std, std, std]),
+            "mean": try PetalJSON.line(mean),
+            "std": try PetalJSON.line(std),
         ]
         return entries.sorted { $0.key < $1.key }
     }

@@ -89,6 +89,14 @@ public struct ONNXGraphBuilder {
         return a
     }
 
+    public static func attribute(_ name: String, float: Float) -> Onnx_AttributeProto {
+        var a = Onnx_AttributeProto()
+        a.name = name
+        a.type = .float
+        a.f = float
+        return a
+    }
+
     public static func attribute(_ name: String, int: Int) -> Onnx_AttributeProto {
         var a = Onnx_AttributeProto()
         a.name = name
@@ -131,11 +139,7 @@ public struct ONNXGraphBuilder {
                       addInitializer(name + ".beta", shape: [c], floats: beta),
                       addInitializer(name + ".mean", shape: [c], floats: mean),
                       addInitializer(name + ".variance", shape: [c], floats: variance)]
-        var eps = Onnx_AttributeProto()
-        eps.name = "epsilon"
-        eps.type = .float
-        eps.f = epsilon
-        return addNode("BatchNormalization", name: name, inputs: inputs, attributes: [eps])
+        return addNode("BatchNormalization", name: name, inputs: inputs, attributes: [Self.attribute("epsilon", float: epsilon)])
     }
 
     /// ReLU, or ReLU6 as `Clip` with min 0 and max 6 given as inputs (opset 11 on).
@@ -146,13 +150,38 @@ public struct ONNXGraphBuilder {
         return addNode("Clip", name: name, inputs: [input, low, high])
     }
 
+    /// torchvision's Hardsigmoid, relu6(x + 3) / 6: ONNX's HardSigmoid with alpha 1/6, beta 1/2.
+    public mutating func emitHardSigmoid(_ name: String, input: String) -> String {
+        addNode("HardSigmoid", name: name, inputs: [input],
+                attributes: [Self.attribute("alpha", float: 1 / 6), Self.attribute("beta", float: 0.5)])
+    }
+
+    /// Hardswish, x * hardsigmoid(x), as two nodes (ONNX's HardSwish needs opset 14).
+    public mutating func emitHardSwish(_ name: String, input: String) -> String {
+        addNode("Mul", name: name, inputs: [input, emitHardSigmoid(name + ".hardsigmoid", input: input)])
+    }
+
+    /// Symmetric-padding max pooling, floor mode (PyTorch's MaxPool2d).
+    public mutating func emitMaxPool(_ name: String, input: String, kernel: Int, stride: Int, padding: Int) -> String {
+        addNode("MaxPool", name: name, inputs: [input], attributes: [
+            Self.attribute("kernel_shape", ints: [kernel, kernel]), Self.attribute("strides", ints: [stride, stride]),
+            Self.attribute("pads", ints: [padding, padding, padding, padding]),
+        ])
+    }
+
+    /// (N, C, H, W) times a per-image, per-channel (N, C, 1, 1) factor (squeeze-and-excitation).
+    public mutating func emitScaleChannels(_ name: String, input: String, scale: String) -> String {
+        addNode("Mul", name: name, inputs: [input, scale])
+    }
+
     public mutating func emitAdd(_ name: String, _ a: String, _ b: String) -> String {
         addNode("Add", name: name, inputs: [a, b])
     }
 
-    /// (N, C, H, W) to (N, C): `GlobalAveragePool` then `Flatten`.
-    public mutating func emitGlobalAveragePool(_ name: String, input: String) -> String {
+    /// (N, C, H, W) to (N, C): `GlobalAveragePool` then `Flatten`; or to (N, C, 1, 1) alone.
+    public mutating func emitGlobalAveragePool(_ name: String, input: String, keepsDimensions: Bool = false) -> String {
         let pooled = addNode("GlobalAveragePool", name: name, inputs: [input])
+        if keepsDimensions { return pooled }
         return addNode("Flatten", name: name + ".flatten", inputs: [pooled], attributes: [Self.attribute("axis", int: 1)])
     }
 
@@ -174,17 +203,18 @@ public struct ONNXGraphBuilder {
     }
 
     /// [N, H, W, 3] 0-255 pixels (uint8) to the backbone's normalised [N, 3, H, W] float input:
-    /// `Cast`, `Mul` by scale, `Add` offset (Petal's `pixel * scale + offset`), `Transpose`.
-    public mutating func emitPreprocessing(input: String, scale: Float, offset: Float) -> String {
+    /// `Cast`, `Mul` by the per-channel scales, `Add` the offsets (Petal's `pixel * scale + offset`),
+    /// `Transpose`.
+    public mutating func emitPreprocessing(input: String, scales: [Float], offsets: [Float]) -> String {
         var to = Onnx_AttributeProto()
         to.name = "to"
         to.type = .int
         to.i = Int64(Onnx_TensorProto.DataType.float.rawValue)
         let floats = addNode("Cast", name: "preprocess.cast", inputs: [input], attributes: [to])
         let scaled = addNode("Mul", name: "preprocess.scale", inputs: [
-            floats, addInitializer("preprocess.scale_value", shape: [], floats: [scale])])
+            floats, addInitializer("preprocess.scale_value", shape: [scales.count], floats: scales)])
         let shifted = addNode("Add", name: "preprocess.offset", inputs: [
-            scaled, addInitializer("preprocess.offset_value", shape: [], floats: [offset])])
+            scaled, addInitializer("preprocess.offset_value", shape: [offsets.count], floats: offsets)])
         return addNode("Transpose", name: "preprocess.nhwc_to_nchw", inputs: [shifted],
                        attributes: [Self.attribute("perm", ints: [0, 3, 1, 2])])
     }

@@ -138,8 +138,8 @@ final class ONNXExporterTests: XCTestCase {
         XCTAssertEqual(Array(graph.node.prefix(4).map(\.opType)), ["Cast", "Mul", "Add", "Transpose"])
         let scale = graph.initializer.first { $0.name == "preprocess.scale_value" }!
         let offset = graph.initializer.first { $0.name == "preprocess.offset_value" }!
-        XCTAssertEqual(floats(scale.rawData), [InputNormalization.efficientNetLite.scale])
-        XCTAssertEqual(floats(offset.rawData), [InputNormalization.efficientNetLite.offset])
+        XCTAssertEqual(floats(scale.rawData), Array(repeating: InputNormalization.efficientNetLite.scale, count: 3))
+        XCTAssertEqual(floats(offset.rawData), Array(repeating: InputNormalization.efficientNetLite.offset, count: 3))
     }
 
     func testIsWrittenByPetalRecognisesOnlyPetalsONNXFiles() throws {

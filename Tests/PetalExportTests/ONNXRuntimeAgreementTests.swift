@@ -66,6 +66,13 @@ final class ONNXRuntimeAgreementTests: XCTestCase {
         let lite = try ExportModels.model(in: folder.appendingPathComponent("lite0"), architecture: .efficientNetLite(0),
                                           inputSize: 37).url
         try check(lite, photos: photos)
+        // The other registered families (MobileNetV3's hard-swish and squeeze-and-excitation, ResNet's max pooling).
+        for name in Backbones.names where !name.hasPrefix("mobilenetv2") && !name.hasPrefix("efficientnet-lite") {
+            guard let architecture = Architecture(name: name) else { continue }
+            let model = try ExportModels.model(in: folder.appendingPathComponent(name), architecture: architecture,
+                                               inputSize: 40).url
+            try check(model, photos: photos)
+        }
     }
 
     /// The backbones with their installed pretrained weights, at their native sizes.
