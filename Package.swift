@@ -9,7 +9,7 @@ let package = Package(
     platforms: [.macOS(.v13)],
     products: [
         .library(name: "Petal", targets: ["PetalCore", "PetalLayers", "PetalWeights", "PetalModels",
-                                          "PetalData", "PetalTraining", "PetalEvaluation", "PetalInference"]),
+                                          "PetalData", "PetalTraining", "PetalEvaluation", "PetalInference", "PetalExport"]),
         .executable(name: "petal", targets: ["PetalCLI"]),
     ],
     dependencies: [
@@ -18,6 +18,8 @@ let package = Package(
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
         // Tests only: a real HTTP client for petal serve's tests.
         .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
+        // ONNX export: Swift types generated once from ONNX's onnx.proto (Sources/PetalExport/Generated).
+        .package(url: "https://github.com/apple/swift-protobuf", from: "1.39.0"),
     ],
     targets: [
         // C libraries, through module maps.
@@ -53,10 +55,13 @@ let package = Package(
         // MPI (Open MPI's libmpi.so.40), loaded with dlopen only under mpirun; data-parallel training.
         .target(name: "CMPIShim", path: "Sources/CModules/CMPIShim"),
         .target(name: "PetalDistributed", dependencies: ["CMPIShim", "PetalCore", "PetalTraining"]),
+        // `petal export`: a trained classifier as an ONNX model.
+        .target(name: "PetalExport", dependencies: ["PetalCore", "PetalLayers", "PetalModels",
+                                                   .product(name: "SwiftProtobuf", package: "swift-protobuf")]),
         // The `petal` command.
         .executableTarget(name: "PetalCLI", dependencies: [
             "PetalCore", "PetalLayers", "PetalWeights", "PetalModels", "PetalData", "PetalTraining", "PetalEvaluation", "PetalInference",
-            "PetalServe", "PetalDistributed",
+            "PetalServe", "PetalDistributed", "PetalExport",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
@@ -80,6 +85,7 @@ let package = Package(
             "PetalServe", "PetalInference", "PetalData", "PetalModels", "PetalTestSupport", "PetalCLI",
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
         ]),
+        .testTarget(name: "PetalExportTests", dependencies: ["PetalExport", "PetalModels", "PetalLayers", "PetalTestSupport", "PetalCLI"]),
         // Runs the built `petal` binary as a user would (the dependency makes SwiftPM build it).
         .testTarget(name: "PetalCLITests", dependencies: ["PetalCLI", "PetalData", "PetalTraining", "PetalInference",
                                                    "PetalEvaluation", "PetalTestSupport"]),

@@ -21,6 +21,7 @@ struct Petal: ParsableCommand {
             DoctorCommand.self,
             ServeCommand.self,
             LRFindCommand.self,
+            ExportCommand.self,
             // Each stage adds its command here.
         ])
 

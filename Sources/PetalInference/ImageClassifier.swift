@@ -44,14 +44,20 @@ public final class ImageClassifier: Sendable {
     /// Loads a model file written by `petal train` (or a run folder: its `model.safetensors`).
     /// Refuses a model with non-finite weights, naming the file and tensor.
     public convenience init(contentsOf url: URL, testTimeAugmentation: TestTimeAugmentation = .none) throws {
+        let (model, file) = try Self.model(contentsOf: url)
+        try self.init(network: model.network, classNames: model.classNames, inputSize: model.inputSize,
+                      normalization: model.normalization, architecture: model.architecture, source: file,
+                      testTimeAugmentation: testTimeAugmentation)
+    }
+
+    /// The trained model in a model file or run folder, as `init(contentsOf:)` loads it, and
+    /// the file it came from: for tools that need the network itself (`petal export`).
+    public static func model(contentsOf url: URL) throws -> (model: TransferClassifier, file: URL) {
         let file = TransferClassifier.modelFile(fileOrRunFolder: url)
         if file != url && !FileManager.default.fileExists(atPath: file.path) {
             throw InferenceError.noModelInRunFolder(path: url.path, file: RunFolder.File.model.rawValue)
         }
-        let model = try TransferClassifier.load(from: file)
-        try self.init(network: model.network, classNames: model.classNames, inputSize: model.inputSize,
-                      normalization: model.normalization, architecture: model.architecture, source: file,
-                      testTimeAugmentation: testTimeAugmentation)
+        return (try TransferClassifier.load(from: file), file)
     }
 
     // MARK: - Preprocessing
