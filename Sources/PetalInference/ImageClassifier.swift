@@ -45,6 +45,11 @@ public final class ImageClassifier: Sendable {
         if file != url && !FileManager.default.fileExists(atPath: file.path) {
             throw InferenceError.noModelInRunFolder(path: url.path, file: RunFolder.File.model.rawValue)
         }
+        if let int8 = try QuantizedClassifier.loadIfQuantized(from: file) {  // `petal quantize`'s files
+            try self.init(network: int8.network, classNames: int8.classNames, inputSize: int8.inputSize,
+                          normalization: int8.normalization, architecture: int8.architecture, source: file)
+            return
+        }
         let model = try TransferClassifier.load(from: file)
         try self.init(network: model.network, classNames: model.classNames, inputSize: model.inputSize,
                       normalization: model.normalization, architecture: model.architecture, source: file)
