@@ -9,7 +9,7 @@ let package = Package(
     platforms: [.macOS(.v13)],
     products: [
         .library(name: "Petal", targets: ["PetalCore", "PetalLayers", "PetalWeights", "PetalModels",
-                                          "PetalData", "PetalTraining", "PetalEvaluation", "PetalInference"]),
+                                          "PetalData", "PetalTraining", "PetalEvaluation", "PetalInference", "PetalExport"]),
         .executable(name: "petal", targets: ["PetalCLI"]),
     ],
     dependencies: [
@@ -18,6 +18,8 @@ let package = Package(
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
         // Tests only: a real HTTP client for petal serve's tests.
         .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
+        // ONNX export: Swift types generated once from ONNX's onnx.proto (Sources/PetalExport/Generated).
+        .package(url: "https://github.com/apple/swift-protobuf", from: "1.39.0"),
     ],
     targets: [
         // C libraries, through module maps.
@@ -50,10 +52,13 @@ let package = Package(
         // `petal serve`: HTTP inference (Petal's API, the Open Inference Protocol, an upload page) with dynamic batching.
         .target(name: "PetalServe", dependencies: ["PetalCore", "PetalData", "PetalInference",
                                                   .product(name: "Hummingbird", package: "hummingbird")]),
+        // `petal export`: a trained classifier as an ONNX model.
+        .target(name: "PetalExport", dependencies: ["PetalCore", "PetalLayers", "PetalModels",
+                                                   .product(name: "SwiftProtobuf", package: "swift-protobuf")]),
         // The `petal` command.
         .executableTarget(name: "PetalCLI", dependencies: [
             "PetalCore", "PetalLayers", "PetalWeights", "PetalModels", "PetalData", "PetalTraining", "PetalEvaluation", "PetalInference",
-            "PetalServe",
+            "PetalServe", "PetalExport",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
@@ -73,6 +78,7 @@ let package = Package(
             "PetalServe", "PetalInference", "PetalData", "PetalModels", "PetalTestSupport", "PetalCLI",
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
         ]),
+        .testTarget(name: "PetalExportTests", dependencies: ["PetalExport", "PetalModels", "PetalLayers", "PetalTestSupport", "PetalCLI"]),
         // Runs the built `petal` binary as a user would (the dependency makes SwiftPM build it).
         .testTarget(name: "PetalCLITests", dependencies: ["PetalCLI", "PetalData", "PetalTraining", "PetalInference",
                                                    "PetalEvaluation", "PetalTestSupport"]),

@@ -19,6 +19,7 @@ struct Petal: ParsableCommand {
             DoctorCommand.self,
             ServeCommand.self,
             QuantizeCommand.self,
+            ExportCommand.self,
             // Each stage adds its command here.
         ])
 

@@ -41,18 +41,24 @@ public final class ImageClassifier: Sendable {
     /// Loads a model file written by `petal train` (or a run folder: its `model.safetensors`).
     /// Refuses a model with non-finite weights, naming the file and tensor.
     public convenience init(contentsOf url: URL) throws {
-        let file = TransferClassifier.modelFile(fileOrRunFolder: url)
-        if file != url && !FileManager.default.fileExists(atPath: file.path) {
-            throw InferenceError.noModelInRunFolder(path: url.path, file: RunFolder.File.model.rawValue)
-        }
-        if let int8 = try QuantizedClassifier.loadIfQuantized(from: file) {  // `petal quantize`'s files
+        if let (int8, file) = try Self.quantizedModel(contentsOf: url) {  // `petal quantize`'s files
             try self.init(network: int8.network, classNames: int8.classNames, inputSize: int8.inputSize,
                           normalization: int8.normalization, architecture: int8.architecture, source: file)
             return
         }
-        let model = try TransferClassifier.load(from: file)
+        let (model, file) = try Self.model(contentsOf: url)
         try self.init(network: model.network, classNames: model.classNames, inputSize: model.inputSize,
                       normalization: model.normalization, architecture: model.architecture, source: file)
+    }
+
+    /// The trained model in a model file or run folder, as `init(contentsOf:)` loads it, and
+    /// the file it came from: for tools that need the network itself (`petal export`).
+    public static func model(contentsOf url: URL) throws -> (model: TransferClassifier, file: URL) {
+        let file = TransferClassifier.modelFile(fileOrRunFolder: url)
+        if file != url && !FileManager.default.fileExists(atPath: file.path) {
+            throw InferenceError.noModelInRunFolder(path: url.path, file: RunFolder.File.model.rawValue)
+        }
+        return (try TransferClassifier.load(from: file), file)
     }
 
     // MARK: - Preprocessing

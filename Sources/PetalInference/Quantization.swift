@@ -76,3 +76,13 @@ public enum Quantization {
         return folder.items.map(\.url).sorted { $0.path < $1.path }
     }
 }
+
+extension ImageClassifier {
+    /// The int8 model in a model file or run folder, and its file; nil when it holds a float
+    /// model (or none: `model(contentsOf:)` then names what is missing).
+    public static func quantizedModel(contentsOf url: URL) throws -> (model: QuantizedClassifier, file: URL)? {
+        let file = TransferClassifier.modelFile(fileOrRunFolder: url)
+        guard FileManager.default.fileExists(atPath: file.path) else { return nil }
+        return try QuantizedClassifier.loadIfQuantized(from: file).map { ($0, file) }
+    }
+}

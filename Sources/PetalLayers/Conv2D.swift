@@ -205,7 +205,8 @@ public final class Conv2D: Layer, @unchecked Sendable {  // unchecked: as Layer
     }
 
     /// W' = W * gamma / sqrt(var + eps) per output channel; b' = beta + (b - mean) * gamma / sqrt(var + eps).
-    func foldBatchNorm(_ bn: BatchNormalization) throws -> (Tensor, Tensor) {
+    /// Row-major, the weight's logical shape; public so that ONNX export writes the very weights inference uses.
+    public func foldBatchNorm(_ bn: BatchNormalization) throws -> (Tensor, Tensor) {
         let w = try weight.value.rowMajor().toArray()
         let gamma = try bn.gamma.value.toArray(), beta = try bn.beta.value.toArray()
         let mean = try bn.movingMean.value.toArray(), variance = try bn.movingVariance.value.toArray()
