@@ -293,6 +293,10 @@ public struct PhaseResult: Codable, Sendable, Equatable {
     public var bestValidationAccuracy: Double?
     public var testLoss: Double
     public var testAccuracy: Double
+    /// Peak resident memory in bytes: the phase's own when `peakMemoryPhaseOnly`, else the
+    /// process's up to the phase's end (`PeakMemory`).
+    public var peakMemoryBytes: Int?
+    public var peakMemoryPhaseOnly: Bool?
 }
 
 /// Where a run is, saved after every epoch as `state.json` so `petal train --resume` can
@@ -307,6 +311,8 @@ public struct RunState: Codable, Sendable, Equatable {
     public var learningRate: Double?
     public var callbackStates: String?
     public var phases: [PhaseResult] = []
+    /// The training loss's class weights by class name (`--class-weight`), as resolved on the training split.
+    public var classWeights: [String: Double]?
 
     public init() {}
 

@@ -1,6 +1,7 @@
 import Foundation
 import PetalCore
 import PetalData
+import PetalLayers
 import PetalModels
 import PetalWeights
 
@@ -113,6 +114,7 @@ public final class TransferLearningRun {
         let trainer = Trainer(model: classifier, optimizer: try makeOptimizer(config.learningRate),
                               callbacks: [reduceLR, earlyStopping, checkpoint, history], progress: progress)
         let featureEpochs = config.epochsFeatureExtraction
+        trainer.lossWeighting = try lossWeighting(split)
 
         // Phase 1: feature extraction.
         if state.phase == RunState.featureExtraction {
@@ -120,13 +122,20 @@ public final class TransferLearningRun {
             if printsSummary { progress.message(classifier.summary) }
             progress.message("Phase 1, feature extraction: base frozen, \(classifier.trainableParameterCount) trainable parameters")
             let phaseStart = Date()
+            let peakReset = PeakMemory.reset()
             try restoreOptimizer(trainer, learningRate: config.learningRate)
+            if state.nextEpoch < featureEpochs {
+                trainer.featureCache = try FeatureCache.make(for: classifier.network, train: train, validation: validation,
+                                                             log: progress.message)
+            }
             let logs = try trainer.fit(train, validation: validation, epochs: featureEpochs, initialEpoch: state.nextEpoch,
                                        phase: RunState.featureExtraction, restoredCallbackState: restoredCallbacks(),
                                        epochEnded: { epoch, _ in try self.saveCheckpoint(trainer, nextEpoch: epoch + 1) })
+            trainer.featureCache = nil
             if trainer.interrupted { return try interruptedOutcome(classifier, split, test, testCache, failures, folderScan, started) }
             let ranTo = state.nextEpoch
-            state.phases.append(try phaseResult(RunState.featureExtraction, trainer, test, logs: logs, since: phaseStart))
+            state.phases.append(try phaseResult(RunState.featureExtraction, trainer, test, logs: logs, since: phaseStart,
+                                                peakReset: peakReset))
             state.phase = RunState.fineTuning
             state.fineTuningStartEpoch = ranTo
             state.learningRate = nil
@@ -145,13 +154,18 @@ public final class TransferLearningRun {
             if printsSummary { progress.message(classifier.summary) }
             progress.message("Phase 2, fine-tuning from layer \(fineTuneAt) (\(classifier.network.layers[fineTuneAt].name)): \(classifier.trainableParameterCount) trainable parameters, learning rate \(rate)")
             let phaseStart = Date()
+            let peakReset = PeakMemory.reset()
             try restoreOptimizer(trainer, learningRate: rate)
+            trainer.featureCache = try FeatureCache.make(for: classifier.network, train: train, validation: validation,
+                                                         log: progress.message)
             let logs = try trainer.fit(train, validation: validation, epochs: start + config.epochsFineTuning,
                                        initialEpoch: max(state.nextEpoch, start), phase: RunState.fineTuning,
                                        restoredCallbackState: restoredCallbacks(),
                                        epochEnded: { epoch, _ in try self.saveCheckpoint(trainer, nextEpoch: epoch + 1) })
+            trainer.featureCache = nil
             if trainer.interrupted { return try interruptedOutcome(classifier, split, test, testCache, failures, folderScan, started) }
-            state.phases.append(try phaseResult(RunState.fineTuning, trainer, test, logs: logs, since: phaseStart))
+            state.phases.append(try phaseResult(RunState.fineTuning, trainer, test, logs: logs, since: phaseStart,
+                                                peakReset: peakReset))
         }
         state.phase = RunState.done
         try classifier.save(to: files.url(.model))
@@ -223,22 +237,7 @@ public final class TransferLearningRun {
     }
 
     private func weightsBinder(_ architecture: Architecture, size: Int) throws -> WeightBinder {
-        switch config.weights {
-        case "none", "random":
-            return .none
-        case "imagenet":
-            guard architecture.family == .mobileNetV2 else { throw TrainingError.noImagenetDownload(architecture.description) }
-            let url = try KerasApplicationsDownloader().mobileNetV2(
-                alpha: architecture.alpha, size: KerasApplicationsDownloader.mobileNetV2Sizes.contains(size) ? size : 224)
-            return try PretrainedWeights.binder(for: architecture, url: url)
-        case let path?:
-            return try PretrainedWeights.binder(for: architecture, url: URL(fileURLWithPath: path))
-        case nil:
-            guard let url = PretrainedWeights.installedDefault(for: architecture) else {
-                throw TrainingError.noInstalledWeights(architecture.description)
-            }
-            return try PretrainedWeights.binder(for: architecture, url: url)
-        }
+        try config.pretrainedWeights(architecture, size: size)
     }
 
     private func resolveFineTuneAt(_ classifier: TransferClassifier) throws -> Int {
@@ -255,19 +254,32 @@ public final class TransferLearningRun {
         return index
     }
 
+    /// The loss's class weights (recorded in state.json) and label smoothing.
+    private func lossWeighting(_ split: DatasetSplit) throws -> LossWeighting {
+        let weighting = try config.lossWeighting(classNames: split.classNames, trainingCounts: split.counts().train)
+        if let weights = weighting.classWeights {
+            state.classWeights = Dictionary(uniqueKeysWithValues: zip(split.classNames, weights.map(Double.init)))
+            try saveState()
+            progress.message("Class weights: " + zip(split.classNames, weights).map { String(format: "%@ %.4g", $0, Double($1)) }.joined(separator: ", "))
+        }
+        if weighting.labelSmoothing > 0 { progress.message("Label smoothing: \(weighting.labelSmoothing)") }
+        return weighting
+    }
+
     private func makeOptimizer(_ rate: Double) throws -> Optimizer {
         try OptimizerSpec(kind: config.optimizer, learningRate: rate).makeOptimizer()
     }
 
     private func phaseResult(_ name: String, _ trainer: Trainer, _ test: BatchLoader, logs: [EpochLogs],
-                             since start: Date) throws -> PhaseResult {
+                             since start: Date, peakReset: Bool) throws -> PhaseResult {
         let result = try trainer.evaluate(test)
         progress.message(result.isEmpty ? "\(name): no test images, no test metrics"
                          : String(format: "%@: test accuracy %.4f, test loss %.4f", name, result.accuracy, result.loss))
         return PhaseResult(name: name, epochs: logs.count, seconds: Date().timeIntervalSince(start),
                            imagesPerSecond: trainer.imagesPerSecond,
                            bestValidationAccuracy: logs.compactMap { $0["val_accuracy"] }.max(),
-                           testLoss: result.loss, testAccuracy: result.accuracy)
+                           testLoss: result.loss, testAccuracy: result.accuracy, peakMemoryBytes: PeakMemory.bytes,
+                           peakMemoryPhaseOnly: peakReset)
     }
 
     // MARK: - Checkpoints for resuming
@@ -324,9 +336,11 @@ public enum TrainingError: Error, CustomStringConvertible, LocalizedError {
         case .unknownBackbone(let name):
             return "unknown backbone '\(name)': use one of \(Backbones.nameList)"
         case .noInstalledWeights(let name):
-            return "no pretrained weights installed for \(name): run scripts/setup.sh, or pass --weights FILE (or --weights imagenet for MobileNetV2)"
+            return "no pretrained weights installed for \(name): run scripts/setup.sh, or pass --weights FILE"
+                + " (or --weights imagenet for \(Backbones.imageNetDownloadNames.joined(separator: ", ")))"
         case .noImagenetDownload(let name):
-            return "--weights imagenet downloads Keras's MobileNetV2 files only; for \(name) pass --weights FILE"
+            return "--weights imagenet downloads weights for \(Backbones.imageNetDownloadNames.joined(separator: ", ")) only;"
+                + " for \(name) pass --weights FILE"
         case .badFineTuneAt(let value, let why): return "--fine-tune-at \(value): \(why)"
         }
     }
