@@ -76,7 +76,7 @@ struct NetworkWalk {
                                                         mean: try bn.movingMean.value.toArray(),
                                                         variance: try bn.movingVariance.value.toArray(), epsilon: bn.epsilon)
         case let activation as Activation:
-            tensors[i] = builder.emitReLU(activation.name, input: try single(), max: Self.clipMax(activation.function))
+            tensors[i] = builder.emitReLU(activation.name, input: try single(), max: try Self.clipMax(activation.function, layer: activation.name))
         case let add as Add:
             tensors[i] = builder.emitAdd(add.name, try source(0), try source(1))
         case is ZeroPadding2D:
@@ -90,18 +90,23 @@ struct NetworkWalk {
         case let dense as Dense:
             let y = builder.emitGemm(dense.name, input: try single(), weights: try dense.weight.value.rowMajor().toArray(),
                                      outputs: dense.units, inputs: dense.inputs, bias: try dense.bias.value.toArray())
-            tensors[i] = dense.activation.map { builder.emitReLU(dense.name + ".relu", input: y, max: Self.clipMax($0)) } ?? y
+            if let function = dense.activation {
+                tensors[i] = builder.emitReLU(dense.name + ".relu", input: y, max: try Self.clipMax(function, layer: dense.name))
+            } else {
+                tensors[i] = y
+            }
         default:
             throw ExportError.unsupportedLayer(name: layer.name, type: layer.typeName)
         }
         return i + 1
     }
 
-    /// ReLU's upper bound: none, or 6 for ReLU6.
-    static func clipMax(_ function: FusedActivation) -> Float? {
+    /// ReLU's upper bound: none, or 6 for ReLU6 (other activations are not exported yet).
+    static func clipMax(_ function: FusedActivation, layer: String) throws -> Float? {
         switch function {
         case .relu: return nil
         case .relu6: return 6
+        default: throw ExportError.unsupportedLayer(name: layer, type: function.rawValue)
         }
     }
 }

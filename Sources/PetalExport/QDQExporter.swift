@@ -70,6 +70,8 @@ struct QDQWalk {
             case .relu6: y = b.emitReLU(conv.name + ".relu6", input: y, max: 6)
             case .relu: y = b.emitReLU(conv.name + ".relu", input: y, max: nil)
             case nil: break
+            case let other?:
+                throw ExportError.unsupportedWiring(layer: conv.name, reason: "activation \(other.rawValue) in an int8 model")
             }
             guard conv.output.isQuantized else { return (y, nil) }
             return (Self.quantizeDequantize(y, conv.output, conv.name + ".output", into: &b), conv.output)

@@ -95,6 +95,9 @@ public final class QuantizedConv2D: Sendable {
               weights.values.shape == spec.weightShape else {
             throw LayerError.invalidConfiguration(layer: name, reason: "int8 weights, scales or bias do not fit \(spec)")
         }
+        guard activation == nil || activation == .relu || activation == .relu6 else {
+            throw LayerError.invalidConfiguration(layer: name, reason: "activation \(activation!.rawValue) cannot be quantized (only ReLU and ReLU6)")
+        }
         self.name = name; self.spec = spec; self.weights = weights; self.bias = bias
         self.activation = activation; self.input = input; self.output = output; self.residual = residual
         // oneDNN 2.x adds the bias before the output scale: in accumulator units.
@@ -109,7 +112,7 @@ public final class QuantizedConv2D: Sendable {
         let upper: Float? = switch activation {
         case .relu6: 6 / output.scale
         case .relu: .greatestFiniteMagnitude
-        case nil: nil
+        default: nil  // no other activation passes init
         }
         return Int8ConvolutionSpec(
             convolution: conv, source: input.dataType, destination: output.dataType,
