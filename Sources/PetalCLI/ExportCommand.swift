@@ -33,11 +33,15 @@ struct ExportCommand: ParsableCommand {
     }
 
     func run() throws {
-        let (classifier, _) = try ImageClassifier.model(contentsOf: URL(fileURLWithPath: model))
-        let exporter = ONNXExporter(classifier: classifier,
-                                    options: ONNXExportOptions(opset: opset, withPreprocessing: withPreprocessing))
+        let options = ONNXExportOptions(opset: opset, withPreprocessing: withPreprocessing)
+        let data: Data
+        if let (int8, _) = try ImageClassifier.quantizedModel(contentsOf: URL(fileURLWithPath: model)) {
+            data = try QDQExporter(model: int8, options: options).export()  // `petal quantize`'s files: QDQ
+        } else {
+            let (classifier, _) = try ImageClassifier.model(contentsOf: URL(fileURLWithPath: model))
+            data = try ONNXExporter(classifier: classifier, options: options).export()
+        }
         let url = URL(fileURLWithPath: out)
-        let data = try exporter.export()
         try OutputFile.write(data, to: url, replacingIf: ONNXExporter.isWrittenByPetal)
         print("Wrote \(url.path) (ONNX opset \(opset), \(data.count / 1024) KiB)")
     }

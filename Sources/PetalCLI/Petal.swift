@@ -21,6 +21,7 @@ struct Petal: ParsableCommand {
             DoctorCommand.self,
             ServeCommand.self,
             LRFindCommand.self,
+            QuantizeCommand.self,
             ExportCommand.self,
             // Each stage adds its command here.
         ])

@@ -50,6 +50,7 @@ public struct TensorLayout: @unchecked Sendable, Equatable, CustomStringConverti
         case dnnl_bf16: return .bfloat16
         case dnnl_u8: return .uint8
         case dnnl_s32: return .int32
+        case dnnl_s8: return .int8
         default: return .float32
         }
     }

@@ -72,6 +72,15 @@ public struct ONNXExporter {
 
     /// The ONNX model, as protobuf messages.
     public func model() throws -> Onnx_ModelProto {
+        try model { builder, input in
+            var walk = NetworkWalk(network: network)
+            return try walk.emit(into: &builder, input: input)
+        }
+    }
+
+    /// The ONNX model whose layers `emitLayers` writes between the input and the softmax
+    /// (returning the logits): the float network's walk, or an int8 model's (`QDQExporter`).
+    func model(emitLayers: (inout ONNXGraphBuilder, String) throws -> String) throws -> Onnx_ModelProto {
         guard ONNXExportOptions.supportedOpsets.contains(options.opset) else {
             throw ExportError.unsupportedOpset(options.opset, supported: ONNXExportOptions.supportedOpsets)
         }
@@ -86,8 +95,7 @@ public struct ONNXExporter {
         } else {
             features = builder.addInput(Self.inputName, elementType: .float, shape: [nil, c, h, w])
         }
-        var walk = NetworkWalk(network: network)
-        let logits = try walk.emit(into: &builder, input: features)
+        let logits = try emitLayers(&builder, features)
         _ = builder.emitSoftmax("softmax", input: logits, output: Self.outputName)
         builder.addOutput(Self.outputName, elementType: .float, shape: [nil, facts.classNames.count])
 

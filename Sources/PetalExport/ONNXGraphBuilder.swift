@@ -55,11 +55,19 @@ public struct ONNXGraphBuilder {
     @discardableResult
     public mutating func addInitializer(_ name: String, shape: [Int], floats: [Float]) -> String {
         precondition(shape.reduce(1, *) == floats.count, "\(name): \(floats.count) values for shape \(shape)")  // exporter's own shapes
+        // x86-64 and arm64: little-endian, as ONNX wants
+        return addInitializer(name, shape: shape, elementType: .float, rawData: floats.withUnsafeBufferPointer { Data(buffer: $0) })
+    }
+
+    /// An initializer of any element type from its raw little-endian bytes (int8 weights, zero points).
+    @discardableResult
+    public mutating func addInitializer(_ name: String, shape: [Int], elementType: Onnx_TensorProto.DataType,
+                                        rawData: Data) -> String {
         var tensor = Onnx_TensorProto()
         tensor.name = uniqueName(name)
-        tensor.dataType = Int32(Onnx_TensorProto.DataType.float.rawValue)
+        tensor.dataType = Int32(elementType.rawValue)
         tensor.dims = shape.map(Int64.init)
-        tensor.rawData = floats.withUnsafeBufferPointer { Data(buffer: $0) }  // x86-64 and arm64: little-endian, as ONNX wants
+        tensor.rawData = rawData
         graph.initializer.append(tensor)
         return tensor.name
     }

@@ -44,6 +44,12 @@ public final class ImageClassifier: Sendable {
     /// Loads a model file written by `petal train` (or a run folder: its `model.safetensors`).
     /// Refuses a model with non-finite weights, naming the file and tensor.
     public convenience init(contentsOf url: URL, testTimeAugmentation: TestTimeAugmentation = .none) throws {
+        if let (int8, file) = try Self.quantizedModel(contentsOf: url) {  // `petal quantize`'s files
+            try self.init(network: int8.network, classNames: int8.classNames, inputSize: int8.inputSize,
+                          normalization: int8.normalization, architecture: int8.architecture, source: file,
+                          testTimeAugmentation: testTimeAugmentation)
+            return
+        }
         let (model, file) = try Self.model(contentsOf: url)
         try self.init(network: model.network, classNames: model.classNames, inputSize: model.inputSize,
                       normalization: model.normalization, architecture: model.architecture, source: file,

@@ -5,7 +5,7 @@ import PetalCore
 /// little-endian header length, a JSON header mapping each name to dtype, shape and
 /// data_offsets (plus an optional `__metadata__` string map), then the raw data.
 ///
-/// Petal writes Float32 only; it reads F32/F64/F16/BF16 and integer types, converted to
+/// Petal writes Float32 (and a quantized model's int8 weights); it reads F32/F64/F16/BF16 and integer types, converted to
 /// Float32. Petal's own model files are safetensors whose metadata describes the model.
 public struct SafetensorsFile: Sendable {
     /// Tensor names in the order of their data in the file.
@@ -107,7 +107,7 @@ public struct SafetensorsFile: Sendable {
         return at.isEmpty ? context.debugDescription : "\(at): \(context.debugDescription)"
     }
 
-    /// Writes `tensors` (Float32, in this order) and `metadata` to `url`, through a temporary file.
+    /// Writes `tensors` (Float32 or int8, in this order) and `metadata` to `url`, through a temporary file.
     public static func write(_ tensors: [(String, Tensor)], metadata: [String: String] = [:], to url: URL) throws {
         try writeAtomically(try encode(tensors, metadata: metadata, path: url.path), to: url)
     }
@@ -116,7 +116,7 @@ public struct SafetensorsFile: Sendable {
         try Self.write(orderedTensors, metadata: metadata, to: url)
     }
 
-    static func encode(_ tensors: [(String, Tensor)], metadata: [String: String], path: String) throws -> Data {
+    public static func encode(_ tensors: [(String, Tensor)], metadata: [String: String], path: String) throws -> Data {
         var seen = Set<String>()
         var header = "{"
         var offset = 0
@@ -128,9 +128,11 @@ public struct SafetensorsFile: Sendable {
             guard name != "__metadata__", seen.insert(name).inserted else {
                 throw WeightError.duplicateTensor(path: path, name: name)
             }
-            let size = tensor.count * 4
+            // Float32, or int8 (a quantized model's weights); both read back as Float32.
+            let int8 = tensor.dataType == .int8
+            let size = tensor.count * (int8 ? 1 : 4)
             if header.count > 1 { header += "," }
-            header += "\(jsonString(name)):{\"dtype\":\"F32\",\"shape\":[\(tensor.shape.map(String.init).joined(separator: ","))],"
+            header += "\(jsonString(name)):{\"dtype\":\"\(int8 ? "I8" : "F32")\",\"shape\":[\(tensor.shape.map(String.init).joined(separator: ","))],"
                 + "\"data_offsets\":[\(offset),\(offset + size)]}"
             offset += size
         }
@@ -143,10 +145,11 @@ public struct SafetensorsFile: Sendable {
         data.append(contentsOf: headerBytes)
         for (_, tensor) in tensors {
             let plain = try tensor.rowMajor()
-            guard plain.dataType == .float32 else {
-                throw WeightError.unsupportedDataType(path: path, tensor: "", dataType: "\(plain.dataType)")
+            switch plain.dataType {
+            case .float32: data.append(UnsafeBufferPointer(start: plain.floats.baseAddress, count: plain.count))
+            case .int8: data.append(contentsOf: plain.bytes.prefix(plain.count))
+            default: throw WeightError.unsupportedDataType(path: path, tensor: "", dataType: "\(plain.dataType)")
             }
-            data.append(UnsafeBufferPointer(start: plain.floats.baseAddress, count: plain.count))
         }
         return data
     }
