@@ -60,6 +60,8 @@ struct TrainCommand: ParsableCommand {
     var seed: UInt64?
     @Option(parsing: .unconditional, help: "oneDNN threads, \(TrainCommand.range(TransferLearningConfig.Limits.threads)) (default: all cores).") var threads: Int?
     @Flag(help: "Train the base's batch-norm statistics in phase 2.") var trainBnStatistics = false
+    @Option(help: "A file of images to leave out before splitting, one path a line relative to DATA (petal data audit's exclude.txt); paths that are not in DATA are a warning.")
+    var exclude: String?
     @Option(help: "Run folder (default: runs/<dataset>-<backbone>-<time>).") var out: String?
     @Option(help: "Continue an interrupted run from its last completed epoch, with its own configuration.") var resume: String?
     @Flag(help: "Print only the run folder.") var quiet = false
@@ -141,7 +143,7 @@ struct TrainCommand: ParsableCommand {
 
     /// True when an option (or DATA) that `makeConfig` applies was given.
     private var givesConfigurationOptions: Bool {
-        let texts: [String?] = [data, backbone, weights, fineTuneAt, optimizer, hidden, augment, split]
+        let texts: [String?] = [data, backbone, weights, fineTuneAt, optimizer, hidden, augment, split, exclude]
         let numbers: [Any?] = [alpha, imageSize, batchSize, epochsFe, epochsFt, lr, lrFt, dropout, seed, threads]
         return texts.contains { $0 != nil } || numbers.contains { $0 != nil } || trainBnStatistics
     }
@@ -174,6 +176,7 @@ struct TrainCommand: ParsableCommand {
         if let seed { config.seed = seed }
         if let threads { config.threads = threads }
         if trainBnStatistics { config.trainBatchNormStatistics = true }
+        if let exclude { config.exclude = exclude.isEmpty ? exclude : URL(fileURLWithPath: exclude).standardizedFileURL.path }
         return config
     }
 

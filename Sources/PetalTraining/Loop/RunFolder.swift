@@ -307,6 +307,8 @@ public struct RunState: Codable, Sendable, Equatable {
     public var learningRate: Double?
     public var callbackStates: String?
     public var phases: [PhaseResult] = []
+    /// Images left out by `--exclude` before the split (nil without it).
+    public var excludedImages: Int?
 
     public init() {}
 

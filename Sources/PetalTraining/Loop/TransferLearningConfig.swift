@@ -45,6 +45,9 @@ public struct TransferLearningConfig: Codable, Sendable, Equatable {
     /// Train the base's batch-norm statistics in phase 2 (frozen by default, as Keras's
     /// transfer-learning guide advises).
     public var trainBatchNormStatistics = false
+    /// A file of images to leave out before splitting (`petal data audit`'s exclude.txt):
+    /// one path a line, relative to `data` or absolute (`ExcludeList`).
+    public var exclude: String?
 
     public init(data: String) { self.data = data }
 
@@ -58,6 +61,7 @@ public struct TransferLearningConfig: Codable, Sendable, Equatable {
         case reduceLRFactor = "reduce_lr_factor", reduceLRPatience = "reduce_lr_patience"
         case earlyStoppingPatience = "early_stopping_patience", monitor
         case trainBatchNormStatistics = "train_bn_statistics"
+        case exclude
     }
 }
 

@@ -189,7 +189,9 @@ public final class TransferLearningRun {
         if files.contains(.split) {
             split = try DatasetSplit.load(from: files.url(.split))
         } else {
-            split = try DatasetSplit.stratified(folderScan, train: config.trainFraction,
+            let (kept, excluded) = try config.leavingOutExcluded(folderScan, message: progress.message)
+            if let excluded { state.excludedImages = excluded; try saveState() }
+            split = try DatasetSplit.stratified(kept, train: config.trainFraction,
                                                 validation: config.validationFraction,
                                                 test: config.testFraction, seed: config.seed)
             try split.save(to: files.url(.split))
