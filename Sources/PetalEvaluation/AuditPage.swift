@@ -44,9 +44,7 @@ public struct AuditPage {
                      ("Out-of-fold accuracy", HTMLReport.percent(result.outOfFoldAccuracy)),
                      ("Cross-class near-duplicates", "\(result.nearDuplicates.count)"),
                      ("Time", HTMLReport.duration(result.seconds.total, compact: true))]
-        return "<div class=\"stats\">" + cards.map {
-            "<div class=\"stat\"><div class=\"label\">\(escapeHTML($0.0))</div><div class=\"value\">\(escapeHTML($0.1))</div></div>"
-        }.joined() + "</div>"
+        return HTMLReport.statGrid(cards)
     }
 
     func issuesSection() -> String {
