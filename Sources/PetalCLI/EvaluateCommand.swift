@@ -36,6 +36,9 @@ struct EvaluateCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Also write the metrics as JSON to this file.", valueName: "file"))
     var output: String?
 
+    @Option(help: "Test-time augmentation: \(TestTimeAugmentation.names) (flip: the mean of the probabilities of each image and its mirror).")
+    var tta = TestTimeAugmentation.none.rawValue
+
     func validate() throws {
         if predictions != nil && !paths.isEmpty {
             throw ValidationError("give either --predictions FILE or RUN / MODEL DATA, not both")
@@ -44,11 +47,13 @@ struct EvaluateCommand: ParsableCommand {
             throw ValidationError("give a run folder, a model file and a data folder, or --predictions FILE")
         }
         if topK < 1 { throw ValidationError("--top-k must be at least 1, not \(topK)") }
+        try checkTTA(tta, predictions: predictions)
     }
 
     func run() throws {
         let set = try loadPredictions()
-        let metrics = try set.metrics(topK: topK)
+        var metrics = try set.metrics(topK: topK)
+        if augmentation != .none { metrics.testTimeAugmentation = augmentation.rawValue }
         if let output {
             // Replaces only metrics Petal wrote before.
             try OutputFile.write(PetalJSON.encode(metrics), to: URL(fileURLWithPath: output),
@@ -66,16 +71,16 @@ struct EvaluateCommand: ParsableCommand {
             return try RunFolder.readJSON(PredictionSet.self, from: URL(fileURLWithPath: predictions))
         }
         if paths.count == 1 {
-            return try Self.runTestPredictions(RunFolder.existingRun(URL(fileURLWithPath: paths[0])).folder)
+            return try Self.runTestPredictions(RunFolder.existingRun(URL(fileURLWithPath: paths[0])).folder, tta: augmentation)
         }
-        return try Self.modelPredictions(model: URL(fileURLWithPath: paths[0]), data: URL(fileURLWithPath: paths[1]))
+        return try Self.modelPredictions(model: URL(fileURLWithPath: paths[0]), data: URL(fileURLWithPath: paths[1]), tta: augmentation)
     }
 
     // MARK: - Model inference
 
     /// The run's final model on the run's own saved test split (split.json), so evaluation
     /// later uses exactly the images training held out.
-    static func runTestPredictions(_ run: RunFolder) throws -> PredictionSet {
+    static func runTestPredictions(_ run: RunFolder, tta: TestTimeAugmentation = .none) throws -> PredictionSet {
         let modelURL = run.url(.model)
         guard FileManager.default.fileExists(atPath: modelURL.path) else {
             throw EvaluationError.unreadableFile(path: modelURL.path,
@@ -83,12 +88,13 @@ struct EvaluateCommand: ParsableCommand {
         }
         // Names split.json itself when it is missing or unreadable.
         let split = try DatasetSplit.load(from: run.url(.split))
-        return try predictions(ImageClassifier(contentsOf: modelURL), files: split.test, classNames: split.classNames)
+        return try predictions(ImageClassifier(contentsOf: modelURL, testTimeAugmentation: tta), files: split.test,
+                               classNames: split.classNames)
     }
 
     /// A trained model on any folder-per-class data with the same classes.
-    static func modelPredictions(model: URL, data: URL) throws -> PredictionSet {
-        let classifier = try ImageClassifier(contentsOf: model)
+    static func modelPredictions(model: URL, data: URL, tta: TestTimeAugmentation = .none) throws -> PredictionSet {
+        let classifier = try ImageClassifier(contentsOf: model, testTimeAugmentation: tta)
         let folder = try ImageFolder(data)
         guard folder.classNames == classifier.classNames else {
             throw EvaluationError.inconsistentInput(

@@ -18,6 +18,7 @@ struct Petal: ParsableCommand {
             ReportCommand.self,
             DoctorCommand.self,
             ServeCommand.self,
+            LRFindCommand.self,
             // Each stage adds its command here.
         ])
 

@@ -19,18 +19,21 @@ struct PredictCommand: ParsableCommand {
     @Argument(help: "A trained model (run folder or .safetensors) followed by images; or only images with --backbone.")
     var inputs: [String]
     @Option(help: "Use this backbone's own ImageNet classifier instead of a trained model.") var backbone: String?
-    @Option(help: "Weights with the ImageNet top for --backbone (default: the installed ones; 'imagenet' downloads Keras's MobileNetV2).")
+    @Option(help: "Weights with the ImageNet top for --backbone (default: the installed ones; 'imagenet' downloads them for \(Backbones.imageNetDownloadNames.joined(separator: ", "))).")
     var weights: String?
     // .unconditional reads "-3" as the value, so the range check below names the option.
     @Option(parsing: .unconditional, help: "How many classes to show per image.") var top = 5
     @Option(parsing: .unconditional, help: "Images per forward pass.") var batchSize = ImageClassifier.batchSize
     @Flag(help: "JSON output, for scripts.") var json = false
+    @Option(help: "Test-time augmentation: \(TestTimeAugmentation.names) (flip: the mean of the probabilities of each image and its mirror).")
+    var tta = TestTimeAugmentation.none.rawValue
 
     func validate() throws {
         if top < 1 { throw ValidationError("--top must be at least 1, not \(top)") }
         if batchSize < 1 { throw ValidationError("--batch-size must be at least 1, not \(batchSize)") }
         if backbone == nil && inputs.count < 2 { throw ValidationError("give a model and at least one image (or --backbone)") }
         if backbone != nil && inputs.isEmpty { throw ValidationError("give at least one image") }
+        try checkTTA(tta)
         if let backbone, Architecture(name: backbone) == nil {
             throw ValidationError("unknown --backbone '\(backbone)'; use one of \(Backbones.nameList)")
         }
@@ -77,18 +80,19 @@ struct PredictCommand: ParsableCommand {
 
     private func makeClassifier() throws -> (ImageClassifier, [String]) {
         guard let backbone, let architecture = Architecture(name: backbone) else {
-            return (try ImageClassifier(contentsOf: URL(fileURLWithPath: inputs[0])), Array(inputs.dropFirst()))
+            return (try ImageClassifier(contentsOf: URL(fileURLWithPath: inputs[0]), testTimeAugmentation: augmentation),
+                    Array(inputs.dropFirst()))
         }
         let source: ImageNetWeights = switch weights {
         case nil: .installed
-        case "imagenet": .kerasDownload
+        case "imagenet": .download
         case let path?: .file(URL(fileURLWithPath: path))
         }
         do {
             return (try ImageClassifier(backbone: architecture, weights: source), inputs)
         } catch InferenceError.noImageNetClassifier(let name, let reason) where weights == nil {
             // The library's reason, with the options that fix it.
-            let download = architecture.family == .mobileNetV2 ? ", or --weights imagenet to download Keras's" : ""
+            let download = architecture.facts.imageNetDownload != nil ? ", or --weights imagenet to download them" : ""
             throw InferenceError.noImageNetClassifier(
                 architecture: name, reason: "\(reason); pass --weights FILE (with the classifier)\(download)")
         }

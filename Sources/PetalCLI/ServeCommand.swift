@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import PetalInference
 import PetalServe
 import Synchronization
 
@@ -29,8 +30,11 @@ struct ServeCommand: ParsableCommand {
     @Option(parsing: .unconditional, help: "Seconds a connection may stay silent (an idle or slow client) before it is closed.") var idleTimeout = 30.0
     @Option(parsing: .unconditional, help: "Classes per image when a request gives no ?top=K.") var top = 5
     @Flag(help: "Do not log a line per request.") var quiet = false
+    @Option(help: "Test-time augmentation: \(TestTimeAugmentation.names) (flip: the mean of the probabilities of each image and its mirror).")
+    var tta = TestTimeAugmentation.none.rawValue
 
     func validate() throws {
+        try checkTTA(tta)
         if !name.isEmpty && name.count != models.count {
             throw ValidationError("give --name once per model (\(models.count) models, \(name.count) names)")
         }
@@ -61,6 +65,7 @@ struct ServeCommand: ParsableCommand {
         configuration.idleTimeout = .milliseconds(Int64((idleTimeout * 1000).rounded()))
         configuration.defaultTop = top
         configuration.quiet = quiet
+        configuration.testTimeAugmentation = augmentation
         let urls = models.map { URL(fileURLWithPath: $0) }
         let names = name.isEmpty ? urls.map(ServedModel.defaultName(for:)) : name
         let server = try PetalServer(models: Array(zip(names, urls)), configuration: configuration)

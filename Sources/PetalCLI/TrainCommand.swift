@@ -25,9 +25,9 @@ struct TrainCommand: ParsableCommand {
 
     @Option(help: "One of \(Backbones.nameList) (default: \(TrainCommand.defaults.backbone)).")
     var backbone: String?
-    @Option(parsing: .unconditional, help: "MobileNetV2's width multiplier: 0.35, 0.5, 0.75, 1.0, 1.3 or 1.4 (default: 1.0).")
+    @Option(parsing: .unconditional, help: "The width multiplier, \(Backbones.widthMultiplierHelp) (default: 1.0).")
     var alpha: Double?
-    @Option(help: "A weights file, 'imagenet' (Keras's MobileNetV2 files, downloaded), or 'none'. Default: the installed weights.")
+    @Option(help: "A weights file, 'imagenet' (downloaded, for \(Backbones.imageNetDownloadNames.joined(separator: ", "))), or 'none'. Default: the installed weights.")
     var weights: String?
     @Option(parsing: .unconditional, help: "Square input size, \(TrainCommand.range(TransferLearningConfig.Limits.imageSize)) (default: the backbone's native size).")
     var imageSize: Int?
@@ -60,6 +60,10 @@ struct TrainCommand: ParsableCommand {
     var seed: UInt64?
     @Option(parsing: .unconditional, help: "oneDNN threads, \(TrainCommand.range(TransferLearningConfig.Limits.threads)) (default: all cores).") var threads: Int?
     @Flag(help: "Train the base's batch-norm statistics in phase 2.") var trainBnStatistics = false
+    @Option(help: "Class weights in the loss: 'balanced' (n_images / (n_classes * class count), on the training split) or e.g. daisy=2,rose=1 (others 1).")
+    var classWeight: String?
+    @Option(parsing: .unconditional, help: "Label smoothing, at least 0 and below 1: targets (1-E)*onehot + E/classes (default: 0).")
+    var labelSmoothing: Double?
     @Option(help: "A file of images to leave out before splitting, one path a line relative to DATA (petal data audit's exclude.txt); paths that are not in DATA are a warning.")
     var exclude: String?
     @Option(help: "Run folder (default: runs/<dataset>-<backbone>-<time>).") var out: String?
@@ -86,10 +90,10 @@ struct TrainCommand: ParsableCommand {
                 try validateResume(URL(fileURLWithPath: resume))
             } else {
                 guard let data else { throw ValidationError("give the dataset folder, or --resume RUN") }
-                // The image count lets the memory check include the decoded images; a folder
-                // that cannot be scanned is reported by the run, naming the problem.
-                let imageCount = (try? ImageFolder(URL(fileURLWithPath: data)))?.count
-                try makeConfig().validate(imageCount: imageCount)
+                // The image count lets the memory check include the decoded images, the class names
+                // check --class-weight's; a folder that cannot be scanned is reported by the run.
+                let folder = try? ImageFolder(URL(fileURLWithPath: data))
+                try makeConfig().validate(imageCount: folder?.count, classNames: folder?.classNames)
             }
         } catch let error as ConfigError {
             throw ValidationError(error.description)
@@ -143,8 +147,8 @@ struct TrainCommand: ParsableCommand {
 
     /// True when an option (or DATA) that `makeConfig` applies was given.
     private var givesConfigurationOptions: Bool {
-        let texts: [String?] = [data, backbone, weights, fineTuneAt, optimizer, hidden, augment, split, exclude]
-        let numbers: [Any?] = [alpha, imageSize, batchSize, epochsFe, epochsFt, lr, lrFt, dropout, seed, threads]
+        let texts: [String?] = [data, backbone, weights, fineTuneAt, optimizer, hidden, augment, split, classWeight, exclude]
+        let numbers: [Any?] = [alpha, imageSize, batchSize, epochsFe, epochsFt, lr, lrFt, dropout, seed, threads, labelSmoothing]
         return texts.contains { $0 != nil } || numbers.contains { $0 != nil } || trainBnStatistics
     }
 
@@ -176,16 +180,15 @@ struct TrainCommand: ParsableCommand {
         if let seed { config.seed = seed }
         if let threads { config.threads = threads }
         if trainBnStatistics { config.trainBatchNormStatistics = true }
+        if let classWeight { config.classWeight = try ClassWeight(parsing: classWeight) }
+        if let labelSmoothing { config.labelSmoothing = labelSmoothing }
         if let exclude { config.exclude = exclude.isEmpty ? exclude : URL(fileURLWithPath: exclude).standardizedFileURL.path }
         return config
     }
 
     private func runFolder(_ config: TransferLearningConfig) -> URL {
         if let out { return URL(fileURLWithPath: out) }
-        let formatter = DateFormatter()
-        formatter.dateFormat = "yyyyMMdd-HHmmss"
-        let name = URL(fileURLWithPath: config.data).lastPathComponent
-        return URL(fileURLWithPath: "runs").appendingPathComponent("\(name)-\(config.backbone)-\(formatter.string(from: Date()))")
+        return config.timestampedFolder(in: "runs")
     }
 
     private func parseInts(_ text: String) throws -> [Int] {

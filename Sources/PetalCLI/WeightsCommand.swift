@@ -24,6 +24,11 @@ struct WeightsCommand: ParsableCommand {
                 print("  " + [source.architecture.description, state, source.file.name, source.trainedOn, source.licence]
                     .joined(separator: "  "))
             }
+            print("ImageNet weights downloaded on request (petal weights download NAME, or --weights imagenet):")
+            for (name, download) in Backbones.downloads {
+                let state = FileManager.default.fileExists(atPath: download.destination.path) ? "downloaded" : "not downloaded"
+                print("  " + [name, state, download.url.absoluteString].joined(separator: "  "))
+            }
             print("Weight files:")
             let files = PetalPaths.installedWeightFiles()
             if files.isEmpty {
@@ -84,17 +89,29 @@ struct WeightsCommand: ParsableCommand {
 
     struct Download: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Download MobileNetV2 ImageNet weights (Keras, without top) into ~/.keras/models.")
+            abstract: "Download a backbone's ImageNet weights (\(Backbones.imageNetDownloadNames.joined(separator: ", "))).")
 
-        @Option(help: "Width multiplier: 0.35, 0.5, 0.75, 1.0, 1.3 or 1.4.")
+        @Argument(help: "The backbone: \(Backbones.imageNetDownloadNames.joined(separator: ", ")) (default: mobilenetv2).")
+        var backbone = "mobilenetv2"
+
+        @Option(help: "Width multiplier, \(Backbones.widthMultiplierHelp).")
         var alpha: Double = 1.0
 
-        @Option(help: "Input size: 96, 128, 160, 192 or 224.")
-        var size: Int = 224
+        @Option(help: "Input size (Keras's MobileNetV2 files: 96, 128, 160, 192 or 224; default: the native size).")
+        var size: Int?
+
+        @Flag(help: "With the ImageNet classifier (Keras's MobileNetV2 files; torchvision's always have it).")
+        var includeTop = false
 
         func run() throws {
-            let url = try KerasApplicationsDownloader().mobileNetV2(alpha: alpha, size: size)
-            print(url.path)
+            guard let architecture = Architecture(name: backbone, alpha: alpha) else {
+                throw ValidationError("unknown backbone '\(backbone)'; use one of \(Backbones.nameList)")
+            }
+            guard let download = try PretrainedWeights.imageNetDownload(
+                for: architecture, inputSize: size ?? architecture.nativeInputSize, includeTop: includeTop) else {
+                throw ValidationError("no ImageNet weights to download for \(backbone); there are for \(Backbones.imageNetDownloadNames.joined(separator: ", "))")
+            }
+            print(try WeightsDownloader().fetch(download).path)
         }
     }
 }

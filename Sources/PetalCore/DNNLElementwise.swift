@@ -1,11 +1,13 @@
 import CDNNL
 
-/// oneDNN's elementwise activations (ReLU, ReLU6 as clip(0, 6)) over one layout.
+/// oneDNN's elementwise activations (ReLU, ReLU6 as clip(0, 6), hard-swish, hard-sigmoid as
+/// linear then clip) over one layout: one primitive per step of the function.
 public final class EltwiseKernel: @unchecked Sendable {  // unchecked: immutable but for its scratch and lazy primitives, both locked
     public let layout: TensorLayout
     public let activation: FusedActivation
-    private let forwardPrimitive: Primitive
-    private let backwardPrimitive = LazyPrimitive()
+    private let steps: [EltwiseStep]
+    private let forwardPrimitives: [Primitive]
+    private let backwardPrimitives: [LazyPrimitive]
     private let scratch = ReorderScratch()
 
     public static func cached(layout: TensorLayout, activation: FusedActivation) throws -> EltwiseKernel {
@@ -16,30 +18,51 @@ public final class EltwiseKernel: @unchecked Sendable {  // unchecked: immutable
     init(layout: TensorLayout, activation: FusedActivation) throws {
         self.layout = layout
         self.activation = activation
-        var desc = dnnl_eltwise_desc_t()
-        var data = layout.desc
-        try check(dnnl_eltwise_forward_desc_init(&desc, dnnl_forward_training, activation.algorithm, &data,
-                                             activation.alpha, activation.beta), "describing \(activation)")
-        forwardPrimitive = try required(makePrimitive(&desc), "\(Self.self) over \(layout)")
+        steps = activation.steps
+        forwardPrimitives = try steps.map { step in
+            var desc = dnnl_eltwise_desc_t()
+            var data = layout.desc
+            try check(dnnl_eltwise_forward_desc_init(&desc, dnnl_forward_training, step.algorithm, &data,
+                                                     step.alpha, step.beta), "describing \(activation)")
+            return try required(makePrimitive(&desc), "\(Self.self) \(activation) over \(layout)")
+        }
+        backwardPrimitives = steps.map { _ in LazyPrimitive() }
     }
 
+    /// Later steps run in place on the destination.
     public func forward(source: Tensor, destination: Tensor) throws {
-        try forwardPrimitive.run([(DNNL_ARG_SRC, source), (DNNL_ARG_DST, destination)], scratch: scratch)
+        for (i, primitive) in forwardPrimitives.enumerated() {
+            try primitive.run([(DNNL_ARG_SRC, i == 0 ? source : destination), (DNNL_ARG_DST, destination)], scratch: scratch)
+        }
     }
 
-    /// The gradient passes where the activation is not saturated (0 < x < 6 for ReLU6).
+    /// The gradient passes where the activation is not saturated (0 < x < 6 for ReLU6). A
+    /// function of several steps recomputes the intermediate values its backward needs.
     public func backward(source: Tensor, destinationGradient: Tensor, sourceGradient: Tensor) throws {
-        try backwardPrimitive.get(makeBackward)
-            .run([(DNNL_ARG_SRC, source), (DNNL_ARG_DIFF_DST, destinationGradient), (DNNL_ARG_DIFF_SRC, sourceGradient)],
-                 scratch: scratch)
+        var inputs = [source]
+        var borrowed: [Tensor] = []
+        defer { for (i, t) in borrowed.enumerated() { scratch.giveBack(t, slot: Int32(1000 + i)) } }
+        for i in 0..<(steps.count - 1) {
+            let next = try scratch.borrow(layout, slot: Int32(1000 + i))
+            borrowed.append(next)
+            try forwardPrimitives[i].run([(DNNL_ARG_SRC, inputs[i]), (DNNL_ARG_DST, next)], scratch: scratch)
+            inputs.append(next)
+        }
+        var gradient = destinationGradient
+        for i in stride(from: steps.count - 1, through: 0, by: -1) {
+            try backwardPrimitives[i].get { try makeBackward(i) }
+                .run([(DNNL_ARG_SRC, inputs[i]), (DNNL_ARG_DIFF_DST, gradient), (DNNL_ARG_DIFF_SRC, sourceGradient)],
+                     scratch: scratch)
+            gradient = sourceGradient
+        }
     }
 
-    private func makeBackward() throws -> Primitive {
+    private func makeBackward(_ i: Int) throws -> Primitive {
         var desc = dnnl_eltwise_desc_t()
         var data = layout.desc
-        try check(dnnl_eltwise_backward_desc_init(&desc, activation.algorithm, &data, &data,
-                                              activation.alpha, activation.beta), "describing \(activation) backward")
-        return try required(makePrimitive(&desc, hint: forwardPrimitive), "\(Self.self) backward")
+        try check(dnnl_eltwise_backward_desc_init(&desc, steps[i].algorithm, &data, &data,
+                                                  steps[i].alpha, steps[i].beta), "describing \(activation) backward")
+        return try required(makePrimitive(&desc, hint: forwardPrimitives[i]), "\(Self.self) backward")
     }
 }
 

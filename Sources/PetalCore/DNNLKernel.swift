@@ -4,15 +4,36 @@ import Foundation
 /// Shared plumbing for the typed kernels (DNNLConvolution.swift and friends): creating
 /// primitive descriptors from operation descriptors, with attributes and hints.
 
-/// A post-operation fused into the primitive before it (oneDNN's eltwise post-op).
+/// A post-operation fused into the primitive before it (oneDNN's eltwise post-op), and the
+/// function of the Activation layer.
 public enum FusedActivation: String, Hashable, Sendable, Codable {
     case relu, relu6
+    /// torchvision's Hardswish, x * relu6(x + 3) / 6 (oneDNN's hardswish).
+    case hardSwish = "hardswish"
+    /// torchvision's Hardsigmoid, relu6(x + 3) / 6: oneDNN 2.6 has no such algorithm, so it is
+    /// two steps, linear x / 6 + 1/2 then clip_v2 to [0, 1] (whose backward, like PyTorch's,
+    /// passes the gradient only for -3 < x < 3).
+    case hardSigmoid = "hardsigmoid"
 
     /// ReLU6 is clip_v2, not clip: clip's backward passes the gradient at exactly 6
     /// (alpha < x <= beta); clip_v2's, like TensorFlow's Relu6Grad, only for 0 < x < 6.
-    var algorithm: dnnl_alg_kind_t { self == .relu ? dnnl_eltwise_relu : dnnl_eltwise_clip_v2 }
-    var alpha: Float { 0 }
-    var beta: Float { self == .relu ? 0 : 6 }
+    var steps: [EltwiseStep] {
+        switch self {
+        case .relu: return [EltwiseStep(algorithm: dnnl_eltwise_relu, alpha: 0, beta: 0)]
+        case .relu6: return [EltwiseStep(algorithm: dnnl_eltwise_clip_v2, alpha: 0, beta: 6)]
+        case .hardSwish: return [EltwiseStep(algorithm: dnnl_eltwise_hardswish, alpha: 0, beta: 0)]
+        case .hardSigmoid:
+            return [EltwiseStep(algorithm: dnnl_eltwise_linear, alpha: 1 / 6, beta: 0.5),
+                    EltwiseStep(algorithm: dnnl_eltwise_clip_v2, alpha: 0, beta: 1)]
+        }
+    }
+}
+
+/// One oneDNN eltwise operation: algorithm and its two parameters.
+struct EltwiseStep {
+    var algorithm: dnnl_alg_kind_t
+    var alpha: Float
+    var beta: Float
 }
 
 /// oneDNN dims arrays are fixed-size (DNNL_MAX_NDIMS); unused entries are ignored.
@@ -31,8 +52,10 @@ func makePrimitive(_ opDesc: UnsafeRawPointer, activation: FusedActivation? = ni
         var postOps: dnnl_post_ops_t?
         try check(dnnl_post_ops_create(&postOps), "creating post-ops")
         defer { dnnl_post_ops_destroy(postOps) }
-        try check(dnnl_post_ops_append_eltwise(postOps, 1, activation.algorithm, activation.alpha, activation.beta),
-                  "appending \(activation)")
+        for step in activation.steps {
+            try check(dnnl_post_ops_append_eltwise(postOps, 1, step.algorithm, step.alpha, step.beta),
+                      "appending \(activation)")
+        }
         try check(dnnl_primitive_attr_set_post_ops(attr, postOps), "setting post-ops")
     }
     var pd: dnnl_primitive_desc_t?

@@ -122,7 +122,6 @@ public final class BatchLoader: Sendable {
     private func photometric(_ src: UnsafePointer<UInt8>, into dst: UnsafeMutablePointer<Float>,
                              pixels: Int, sample: Augmentation.Sample) {
         let delta = sample.brightnessDelta, factor = sample.contrastFactor
-        let s = normalization.scale, o = normalization.offset
         if delta == 0 && factor == 1 {
             normalize(src, into: dst, count: pixels * 3)
             return
@@ -147,7 +146,7 @@ public final class BatchLoader: Sendable {
             for v in 0..<256 {
                 var x = bright(v)
                 if factor != 1 { x = min(max((x - means[ch]) * factor + means[ch], 0), 255) }
-                table[ch * 256 + v] = x * s + o
+                table[ch * 256 + v] = x * normalization.scale(channel: ch) + normalization.offset(channel: ch)
             }
         }
         table.withUnsafeBufferPointer { t in

@@ -25,6 +25,8 @@ public struct AveragedMetrics: Codable, Sendable, Equatable {
 ///   both are 0 are 0 (`zero_division=0`); F1 = 2·TP / (2·TP + FP + FN);
 /// - macro averages are plain means over all classes, weighted ones weigh by support
 ///   (`classification_report`);
+/// - balanced accuracy is the mean recall over the classes that have samples
+///   (`balanced_accuracy_score`, which leaves classes without samples out);
 /// - top-k accuracy ranks ties like `top_k_accuracy_score` (a stable sort, reversed, so of
 ///   tied classes the higher index ranks first);
 /// - log loss averages −ln p(true class) with p clipped to [1e-15, 1 − 1e-15]: `log_loss`
@@ -51,6 +53,10 @@ public struct EvaluationMetrics: Codable, Sendable, Equatable {
     public var confusionMatrix: [[Int]]
     /// Each row of `confusionMatrix` divided by its sum.
     public var normalizedConfusionMatrix: [[Double]]
+    /// Mean recall over classes with samples (nil only in metrics files written before it existed).
+    public var balancedAccuracy: Double?
+    /// The model's test-time augmentation ("flip") when it had one; absent for none.
+    public var testTimeAugmentation: String?
 
     /// True when there were no samples, so no metric.
     public var isEmpty: Bool { sampleCount == 0 }
@@ -127,6 +133,8 @@ public struct EvaluationMetrics: Codable, Sendable, Equatable {
         self.macroAverage = average { _ in 1 }
         self.weightedAverage = average { Double($0.support) }
         self.logLoss = n == 0 ? .nan : logLossSum / Double(n)
+        let recalls = perClass.filter { $0.support > 0 }.map(\.recall)
+        self.balancedAccuracy = recalls.isEmpty ? .nan : recalls.reduce(0, +) / Double(recalls.count)
         self.confusionMatrix = confusion
         self.normalizedConfusionMatrix = confusion.map { row in
             let sum = row.reduce(0, +)

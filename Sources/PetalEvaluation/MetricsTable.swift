@@ -9,8 +9,10 @@ public enum MetricsTable {
         if metrics.isEmpty { return lines[0] + ": no images, so no metrics\n" }
         lines.append("")
         lines.append("accuracy        \(percent(metrics.accuracy))")
+        if let balanced = metrics.balancedAccuracy { lines.append("balanced acc.   \(percent(balanced))") }
         lines.append(pad("top-\(metrics.topK) accuracy", 16) + percent(metrics.topKAccuracy))
         lines.append("log loss        \(fixed(metrics.logLoss, 4))")
+        if let tta = metrics.testTimeAugmentation { lines.append("test-time aug.  \(tta)") }
         lines.append("")
 
         // Per-class table.

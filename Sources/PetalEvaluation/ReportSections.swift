@@ -79,6 +79,7 @@ extension HTMLReport {
         s += row("weighted average", metrics.weightedAverage.precision, metrics.weightedAverage.recall, metrics.weightedAverage.f1, metrics.sampleCount, average: true)
         s += "</tbody></table></div>"
         s += "<p>Accuracy \(Self.percent(metrics.accuracy)), top-\(metrics.topK) accuracy \(Self.percent(metrics.topKAccuracy)), "
+        if let balanced = metrics.balancedAccuracy { s += "balanced accuracy \(Self.percent(balanced)) (mean recall over classes), " }
         s += "log loss \(String(format: "%.4f", metrics.logLoss)) on \(metrics.sampleCount) images.</p></div>"
         let heatMap = ConfusionHeatMap(classNames: metrics.classNames, counts: metrics.confusionMatrix,
                                        rates: metrics.normalizedConfusionMatrix)

@@ -53,6 +53,8 @@ struct LineChart {
     var series: [Series]
     var xLabel = "epoch"
     var yFormat: (Double) -> String = { String(format: "%.2f", $0) }
+    /// X tick labels and tooltips (whole epochs by default; the learning-rate finder's log scale).
+    var xFormat: (Double) -> String = { String(Int($0)) }
     /// Fixed y-limits (accuracy: 0–1); nil fits the data.
     var yDomain: ClosedRange<Double>? = nil
     var phaseRule: Rule? = nil
@@ -112,7 +114,7 @@ struct LineChart {
         for epoch in Swift.stride(from: Int(xMin.rounded()), through: Int(xMax.rounded()), by: stride) {
             let x = px(Double(epoch))
             s += "<line x1=\"\(coordinate(x))\" x2=\"\(coordinate(x))\" y1=\"\(coordinate(top + plotH))\" y2=\"\(coordinate(top + plotH + 5))\" stroke=\"#8a94a3\"/>"
-            s += "<text x=\"\(coordinate(x))\" y=\"\(coordinate(top + plotH + 18))\" text-anchor=\"middle\" class=\"tick\">\(epoch)</text>"
+            s += "<text x=\"\(coordinate(x))\" y=\"\(coordinate(top + plotH + 18))\" text-anchor=\"middle\" class=\"tick\">\(escapeHTML(xFormat(Double(epoch))))</text>"
         }
         s += "<text x=\"\(coordinate(left + plotW / 2))\" y=\"\(coordinate(height - 6))\" text-anchor=\"middle\" class=\"axis-label\">\(escapeHTML(xLabel))</text>"
 
@@ -137,7 +139,7 @@ struct LineChart {
             let dash = line.dashed ? " stroke-dasharray=\"5 3\"" : ""
             s += "<path d=\"\(path)\" fill=\"none\" stroke=\"\(line.color)\" stroke-width=\"2.2\" stroke-linejoin=\"round\"\(dash)/>"
             for p in points {
-                s += "<circle cx=\"\(coordinate(px(p.x)))\" cy=\"\(coordinate(py(p.y)))\" r=\"3\" fill=\"\(line.color)\"><title>\(escapeHTML(line.name)), epoch \(Int(p.x)): \(escapeHTML(yFormat(p.y)))</title></circle>"
+                s += "<circle cx=\"\(coordinate(px(p.x)))\" cy=\"\(coordinate(py(p.y)))\" r=\"3\" fill=\"\(line.color)\"><title>\(escapeHTML(line.name)), \(escapeHTML(xLabel)) \(escapeHTML(xFormat(p.x))): \(escapeHTML(yFormat(p.y)))</title></circle>"
             }
         }
         s += "</svg>"

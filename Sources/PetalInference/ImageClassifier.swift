@@ -20,6 +20,8 @@ public final class ImageClassifier: Sendable {
     public let architecture: Architecture
     /// The model (or weights) file it was loaded from.
     public let source: URL
+    /// What the probabilities are averaged over (`.flip`: the image and its mirror).
+    public let testTimeAugmentation: TestTimeAugmentation
 
     /// Images per forward pass; longer lists are split, so memory stays bounded. The
     /// evaluation batch of `petal train` and `petal evaluate`.
@@ -28,7 +30,7 @@ public final class ImageClassifier: Sendable {
     private let network: NetworkRunner
 
     init(network: Network, classNames: [String], inputSize: Int, normalization: InputNormalization,
-         architecture: Architecture, source: URL) throws(InferenceError) {
+         architecture: Architecture, source: URL, testTimeAugmentation: TestTimeAugmentation = .none) throws(InferenceError) {
         try Self.checkFinite(network, source: source)
         self.network = NetworkRunner(network)
         self.classNames = classNames
@@ -36,18 +38,20 @@ public final class ImageClassifier: Sendable {
         self.normalization = normalization
         self.architecture = architecture
         self.source = source
+        self.testTimeAugmentation = testTimeAugmentation
     }
 
     /// Loads a model file written by `petal train` (or a run folder: its `model.safetensors`).
     /// Refuses a model with non-finite weights, naming the file and tensor.
-    public convenience init(contentsOf url: URL) throws {
+    public convenience init(contentsOf url: URL, testTimeAugmentation: TestTimeAugmentation = .none) throws {
         let file = TransferClassifier.modelFile(fileOrRunFolder: url)
         if file != url && !FileManager.default.fileExists(atPath: file.path) {
             throw InferenceError.noModelInRunFolder(path: url.path, file: RunFolder.File.model.rawValue)
         }
         let model = try TransferClassifier.load(from: file)
         try self.init(network: model.network, classNames: model.classNames, inputSize: model.inputSize,
-                      normalization: model.normalization, architecture: model.architecture, source: file)
+                      normalization: model.normalization, architecture: model.architecture, source: file,
+                      testTimeAugmentation: testTimeAugmentation)
     }
 
     // MARK: - Preprocessing
@@ -102,7 +106,7 @@ public final class ImageClassifier: Sendable {
     /// Softmax rows of one normalised batch; refuses to hand out non-finite probabilities.
     func probabilities(ofBatch batch: Tensor) throws -> [[Float]] {
         let k = classNames.count
-        let flat = try network.probabilities(batch)
+        let flat = try network.probabilities(batch, augmentation: testTimeAugmentation)
         let rows = (0..<batch.shape[0]).map { Array(flat[($0 * k)..<(($0 + 1) * k)]) }
         let bad = rows.filter { !$0.allSatisfy(\.isFinite) }.count
         if bad > 0 { throw InferenceError.nonFiniteOutput(path: source.path, images: bad, of: rows.count) }

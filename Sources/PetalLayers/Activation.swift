@@ -1,6 +1,6 @@
 import PetalCore
 
-/// ReLU or ReLU6 (Keras ReLU(max_value=6)), on oneDNN's eltwise kernels.
+/// ReLU, ReLU6 (Keras ReLU(max_value=6)), hard-swish or hard-sigmoid, on oneDNN's eltwise kernels.
 public final class Activation: Layer, @unchecked Sendable {  // unchecked: as Layer
     public let function: FusedActivation
     private var saved: (input: Tensor, kernel: EltwiseKernel)?
@@ -12,7 +12,13 @@ public final class Activation: Layer, @unchecked Sendable {  // unchecked: as La
         super.init(name: name)
     }
 
-    public override var typeName: String { "ReLU" }
+    public override var typeName: String {
+        switch function {
+        case .relu, .relu6: return "ReLU"
+        case .hardSwish: return "Hardswish"
+        case .hardSigmoid: return "Hardsigmoid"
+        }
+    }
 
     public override func forward(_ inputs: [Tensor], _ context: ForwardContext) throws -> Tensor {
         let x = inputs[0]
@@ -94,14 +100,21 @@ public final class ZeroPadding2D: Layer, @unchecked Sendable {  // unchecked: as
     }
 }
 
-/// Keras's GlobalAveragePooling2D: (N, C, H, W) to (N, C), row-major.
+/// Keras's GlobalAveragePooling2D: (N, C, H, W) to (N, C), row-major; or to (N, C, 1, 1)
+/// with `keepsDimensions` (PyTorch's AdaptiveAvgPool2d(1), as squeeze-and-excitation uses it).
 public final class GlobalAveragePooling2D: Layer, @unchecked Sendable {  // unchecked: as Layer
+    public let keepsDimensions: Bool
     private var savedKernel: GlobalAveragePoolKernel?
     private var pooled = OutputSlot()
     private var output = OutputSlot()
     private let inputGradient = OutputSlot()
 
-    public override func outputShape(_ s: [[Int]]) -> [Int] { [s[0][0], s[0][1]] }
+    public init(name: String, keepsDimensions: Bool = false) {
+        self.keepsDimensions = keepsDimensions
+        super.init(name: name)
+    }
+
+    public override func outputShape(_ s: [[Int]]) -> [Int] { [s[0][0], s[0][1]] + (keepsDimensions ? [1, 1] : []) }
 
     public override func forward(_ inputs: [Tensor], _ context: ForwardContext) throws -> Tensor {
         let x = inputs[0]
@@ -112,7 +125,7 @@ public final class GlobalAveragePooling2D: Layer, @unchecked Sendable {  // unch
         let y = try output.tensor(.rowMajor([n, c, 1, 1]))
         try y.assign(p)
         savedKernel = context.keepForBackward ? kernel : nil
-        return try y.reshaped([n, c])
+        return keepsDimensions ? y : try y.reshaped([n, c])
     }
 
     public override func infer(_ inputs: [Tensor], buffers: TensorPool? = nil) throws -> Tensor {
@@ -121,7 +134,7 @@ public final class GlobalAveragePooling2D: Layer, @unchecked Sendable {  // unch
         let kernel = try GlobalAveragePoolKernel.cached(layout: x.layout)
         let p = try newTensor(kernel.destinationLayout, buffers)
         try kernel.forward(source: x, destination: p)
-        let y = try newTensor(.rowMajor([n, c]), buffers)
+        let y = try newTensor(.rowMajor(keepsDimensions ? [n, c, 1, 1] : [n, c]), buffers)
         try y.reshaped([n, c, 1, 1]).assign(p)
         buffers?.giveBack(p)
         return y
@@ -131,7 +144,8 @@ public final class GlobalAveragePooling2D: Layer, @unchecked Sendable {  // unch
         guard context.needsInputGradient else { return [nil] }
         guard let kernel = savedKernel else { throw LayerError.backwardWithoutForward(layer: name) }
         let dx = try inputGradient.tensor(kernel.layout)
-        try kernel.backward(destinationGradient: g.reshaped([g.shape[0], g.shape[1], 1, 1]), sourceGradient: dx)
+        try kernel.backward(destinationGradient: keepsDimensions ? g : g.reshaped([g.shape[0], g.shape[1], 1, 1]),
+                            sourceGradient: dx)
         return [dx]
     }
 

@@ -104,6 +104,10 @@ public struct BackboneFamily: Sendable {
                                  _ binder: WeightBinder) throws -> Network
     /// The pretrained weights scripts/setup.sh installs for this family.
     public var pretrained: [PretrainedWeightsSource]
+    /// The ImageNet weights `--weights imagenet` fetches for an architecture at an input size,
+    /// with the classifier or without (nil: the family has none to download).
+    public var imageNetDownload: (@Sendable (_ architecture: Architecture, _ inputSize: Int, _ includeTop: Bool) throws
+                                  -> WeightsDownload)? = nil
 }
 
 /// A pretrained weights file of a family: which architecture it fits, what it was trained
@@ -123,7 +127,7 @@ public struct PretrainedWeightsSource: Sendable {
 /// `petal predict --backbone` and the error messages all read it. A new family is one file
 /// declaring a `BackboneFamily` and one entry here.
 public enum Backbones {
-    public static let all: [BackboneFamily] = [.mobileNetV2, .efficientNetLite]
+    public static let all: [BackboneFamily] = [.mobileNetV2, .efficientNetLite, .resNet50, .mobileNetV3Large, .mobileNetV3Small]
 
     /// Every accepted backbone name, in registry order.
     public static var names: [String] { all.flatMap(\.names) }
@@ -133,6 +137,31 @@ public enum Backbones {
 
     /// Every pretrained weights file set-up installs, in registry order.
     public static var pretrained: [PretrainedWeightsSource] { all.flatMap(\.pretrained) }
+
+    /// "mobilenetv2: 0.35, 0.5, ..." for `--alpha`'s help: the families with width multipliers.
+    public static var widthMultiplierHelp: String {
+        all.compactMap { family in
+            family.widthMultipliers.map { "\(family.names.joined(separator: "/")): \($0.map { "\($0)" }.joined(separator: ", "))" }
+        }.joined(separator: "; ")
+    }
+
+    /// The backbone names `--weights imagenet` can download weights for.
+    public static var imageNetDownloadNames: [String] {
+        all.filter { $0.imageNetDownload != nil }.flatMap(\.names)
+    }
+
+    /// The ImageNet weights (with the classifier, at the native size) each architecture can
+    /// download on request, in registry order.
+    public static var downloads: [(name: String, download: WeightsDownload)] {
+        all.flatMap { family in
+            family.names.compactMap { name -> (String, WeightsDownload)? in
+                guard let architecture = Architecture(name: name),
+                      let download = try? family.imageNetDownload?(architecture, architecture.nativeInputSize, true)
+                else { return nil }
+                return (name, download)
+            }
+        }
+    }
 }
 
 extension KnownWeightsFile {
@@ -169,15 +198,31 @@ public enum PretrainedWeights {
     }
 
     /// The installed default weights of an architecture (the first installed file its
-    /// family declares for it), or nil.
+    /// family declares for it, else its ImageNet weights downloaded earlier), or nil.
     public static func installedDefault(for architecture: Architecture) -> URL? {
         architecture.facts.pretrained.lazy.filter { $0.architecture == architecture }
             .compactMap { PetalPaths.installedWeights(named: $0.file.name) }.first
+            ?? downloaded(for: architecture, includeTop: false)
     }
 
     /// Installed weights of an architecture that include its ImageNet classifier, or nil.
     public static func installedImageNetClassifier(for architecture: Architecture) -> URL? {
         architecture.facts.pretrained.lazy.filter { $0.architecture == architecture && $0.hasImageNetClassifier }
             .compactMap { PetalPaths.installedWeights(named: $0.file.name) }.first
+            ?? downloaded(for: architecture, includeTop: true)
+    }
+
+    /// The family's ImageNet download for `architecture` at `inputSize`, or nil when it has none.
+    public static func imageNetDownload(for architecture: Architecture, inputSize: Int, includeTop: Bool) throws
+        -> WeightsDownload? {
+        try architecture.facts.imageNetDownload?(architecture, inputSize, includeTop)
+    }
+
+    /// The ImageNet download's file at the native size, when an earlier `--weights imagenet` fetched it.
+    private static func downloaded(for architecture: Architecture, includeTop: Bool) -> URL? {
+        guard let download = try? imageNetDownload(for: architecture, inputSize: architecture.nativeInputSize,
+                                                   includeTop: includeTop),
+              FileManager.default.fileExists(atPath: download.destination.path) else { return nil }
+        return download.destination
     }
 }

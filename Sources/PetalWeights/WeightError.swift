@@ -51,7 +51,7 @@ public enum WeightError: Error, Equatable, CustomStringConvertible, LocalizedErr
         case .writeFailed(let path, let reason):
             return "cannot write \(path): \(reason)"
         case .downloadFailed(let url, let destination, let reason):
-            return "cannot download \(url): \(reason). Download it elsewhere and put it at \(destination)"
+            return "cannot download \(url): \(reason). Download it elsewhere and put it at \(destination), or pass a weights file with --weights FILE"
         }
     }
 

@@ -116,7 +116,7 @@ final class EvaluationPathTests: XCTestCase {
                 return XCTFail("unexpected error \($0)")
             }
         }
-        XCTAssertThrowsError(try ImageClassifier(backbone: .efficientNetLite(0), weights: .kerasDownload))
+        XCTAssertThrowsError(try ImageClassifier(backbone: .efficientNetLite(0), weights: .download))
         let missing = folder.appendingPathComponent("none.pth")
         XCTAssertThrowsError(try ImageClassifier(backbone: .efficientNetLite(0), weights: .file(missing))) {
             XCTAssertTrue("\($0)".contains(missing.path), "\($0)")

@@ -12,7 +12,10 @@ import PetalTestSupport
 final class BackboneRegistryTests: XCTestCase {
     func testEveryRegisteredNameParsesToAnArchitectureThatDescribesItself() throws {
         XCTAssertEqual(Backbones.names, ["mobilenetv2", "efficientnet-lite0", "efficientnet-lite1", "efficientnet-lite2",
-                                         "efficientnet-lite3", "efficientnet-lite4"])
+                                         "efficientnet-lite3", "efficientnet-lite4", "resnet50", "mobilenetv3-large",
+                                         "mobilenetv3-small"])
+        XCTAssertEqual(Architecture(name: "mobilenet_v3_small"), .mobileNetV3Small)
+        XCTAssertEqual(Architecture(name: "resnet50")?.normalization, .imageNetMeanStd)
         XCTAssertEqual(Set(Backbones.all.map(\.family)).count, Backbones.all.count, "two families share a name")
         for family in Backbones.all {
             for name in family.names {

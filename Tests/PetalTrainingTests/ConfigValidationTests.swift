@@ -78,7 +78,7 @@ final class ConfigValidationTests: XCTestCase {
     func testOtherBadSettingsSayWhy() {
         XCTAssertEqual(error { $0.epochsFeatureExtraction = 0; $0.epochsFineTuning = 0 }?.description,
                        "--epochs-fe and --epochs-ft: both 0 would save an untrained model; train at least one epoch in total")
-        XCTAssertEqual(error { $0.backbone = "resnet50" }?.option, "--backbone")
+        XCTAssertEqual(error { $0.backbone = "resnet18" }?.option, "--backbone")
         XCTAssertEqual(error { $0.backbone = "mobilenetv2"; $0.alpha = 0.6 }?.description,
                        "--alpha: 0.6 is not one of 0.35, 0.5, 0.75, 1.0, 1.3, 1.4")
         XCTAssertEqual(error { $0.alpha = 0.5 }?.option, "--alpha")   // Lite has no width multiplier

@@ -36,7 +36,8 @@ public extension Callback {
 public protocol TrainingContext: AnyObject {
     /// The optimizer's learning rate; a change applies from the next step.
     var learningRate: Double { get set }
-    /// Set to true to end training after the current epoch (Keras's `model.stop_training`).
+    /// Set to true to end training (Keras's `model.stop_training`): after the current batch
+    /// when set in a batch hook, after the current epoch when set in an epoch hook.
     var stopTraining: Bool { get set }
     /// A copy of all the model's weights, including non-trainable ones such as batch
     /// normalization's moving statistics (Keras's `model.get_weights()`).

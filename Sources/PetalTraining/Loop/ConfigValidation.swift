@@ -67,15 +67,17 @@ extension TransferLearningConfig {
     /// Checks every setting before anything is written or trained, and throws the first
     /// problem, named by its command-line option. The CLI, the Swift API
     /// (`TransferLearningRun`) and `--resume` all call this one check. With `imageCount`,
-    /// the memory check counts the decoded images too.
-    public func validate(imageCount: Int? = nil) throws(ConfigError) {
+    /// the memory check counts the decoded images too; with `classNames`, `--class-weight`'s
+    /// class names are checked against them.
+    public func validate(imageCount: Int? = nil, classNames: [String]? = nil) throws(ConfigError) {
         if data.isEmpty { throw .invalid(option: "DATA", reason: "no dataset folder given") }
         guard let architecture else {
             throw .invalid(option: "--backbone", reason: "unknown backbone '\(backbone)'; use one of \(Backbones.nameList)")
         }
-        try Self.finite("--alpha", alpha, allowed: "one of \(Self.alphaList)")
+        let alphaList = (architecture.facts.widthMultipliers ?? [1]).map { String($0) }.joined(separator: ", ")
+        try Self.finite("--alpha", alpha, allowed: "one of \(alphaList)")
         if let alphas = architecture.facts.widthMultipliers {
-            if !alphas.contains(alpha) { throw .invalid(option: "--alpha", reason: "\(alpha) is not one of \(Self.alphaList)") }
+            if !alphas.contains(alpha) { throw .invalid(option: "--alpha", reason: "\(alpha) is not one of \(alphaList)") }
         } else if alpha != 1 {
             let families = Backbones.all.filter { $0.widthMultipliers != nil }.flatMap(\.names)
             throw .invalid(option: "--alpha", reason: "the width multiplier applies to \(families.joined(separator: ", ")) only, not \(backbone)")
@@ -112,6 +114,7 @@ extension TransferLearningConfig {
         if !Limits.monitors.contains(monitor) {
             throw .invalid(option: "monitor", reason: "'\(monitor)' is not one of \(Limits.monitors.joined(separator: ", "))")
         }
+        try validateLossOptions(classNames: classNames)
         try checkMemory(architecture, imageCount: imageCount)
     }
 
@@ -165,8 +168,6 @@ extension TransferLearningConfig {
     }
 
     // MARK: - Checks
-
-    private static var alphaList: String { MobileNetV2.alphas.map { String($0) }.joined(separator: ", ") }
 
     private static func check(_ option: String, _ value: Int, in range: ClosedRange<Int>) throws(ConfigError) {
         if !range.contains(value) {
@@ -230,6 +231,7 @@ extension TransferLearningConfig {
             ("--train-bn-statistics", trainBatchNormStatistics ? "on" : "off"),
             ("reduce_lr_factor", n(reduceLRFactor)), ("reduce_lr_patience", String(reduceLRPatience)),
             ("early_stopping_patience", String(earlyStoppingPatience)), ("monitor", monitor),
+            ("--class-weight", classWeight?.description ?? "(none)"), ("--label-smoothing", n(labelSmoothing ?? 0)),
             ("--exclude", exclude.map { URL(fileURLWithPath: $0).standardizedFileURL.path } ?? "(none)"),
         ]
     }

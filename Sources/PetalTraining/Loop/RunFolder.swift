@@ -307,6 +307,8 @@ public struct RunState: Codable, Sendable, Equatable {
     public var learningRate: Double?
     public var callbackStates: String?
     public var phases: [PhaseResult] = []
+    /// The training loss's class weights by class name (`--class-weight`), as resolved on the training split.
+    public var classWeights: [String: Double]?
     /// Images left out by `--exclude` before the split (nil without it).
     public var excludedImages: Int?
 

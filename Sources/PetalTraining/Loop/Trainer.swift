@@ -48,6 +48,11 @@ public final class Trainer: TrainingContext {
     public private(set) var interrupted = false
     /// Images per second of the last `fit`'s training steps.
     public private(set) var imagesPerSecond = 0.0
+    /// Class weights and label smoothing of the training loss (validation and test losses
+    /// stay plain cross-entropy, the log loss).
+    public var lossWeighting = LossWeighting.none
+    /// The last training batch's loss (the learning-rate finder records it).
+    public private(set) var lastBatchLoss = Double.nan
 
     public init(model: TransferClassifier, optimizer: Optimizer, callbacks: [Callback] = [],
                 progress: ProgressReporter = ProgressReporter(style: .quiet)) {
@@ -110,7 +115,8 @@ public final class Trainer: TrainingContext {
             for (b, batch) in train.epoch(epoch).enumerated() {
                 try callbacks.onBatchBegin(batch: b, context: self)
                 let logits = try model.network.forward(batch.images, training: true)
-                let result = try SoftmaxCrossEntropy.evaluate(logits: logits, labels: batch.labels)
+                let result = try SoftmaxCrossEntropy.evaluate(logits: logits, labels: batch.labels, weighting: lossWeighting)
+                lastBatchLoss = result.loss
                 if !result.loss.isFinite {
                     model.network.releaseSavedState()
                     throw TrainerError.diverged(epoch: epoch + 1, batch: b + 1, quantity: "loss", value: result.loss)
@@ -123,7 +129,8 @@ public final class Trainer: TrainingContext {
                 let logs = EpochLogs(loss: lossSum / Double(seen), accuracy: Double(correct) / Double(seen))
                 progress.batchEnded(batch: b, of: train.batchesPerEpoch, logs: logs, images: seen)
                 try callbacks.onBatchEnd(batch: b, logs: logs, context: self)
-                if Interrupt.requested { break }
+                // A callback may stop within the epoch, as Keras checks `stop_training` after each batch.
+                if Interrupt.requested || stopTraining { break }
             }
             let seconds = Date().timeIntervalSince(started)
             trainedImages += seen

@@ -45,6 +45,10 @@ public struct TransferLearningConfig: Codable, Sendable, Equatable {
     /// Train the base's batch-norm statistics in phase 2 (frozen by default, as Keras's
     /// transfer-learning guide advises).
     public var trainBatchNormStatistics = false
+    /// Class weights in the training loss (`--class-weight`); nil for none.
+    public var classWeight: ClassWeight?
+    /// Label smoothing ε of the training loss (`--label-smoothing`, 0..<1); nil for 0.
+    public var labelSmoothing: Double?
     /// A file of images to leave out before splitting (`petal data audit`'s exclude.txt):
     /// one path a line, relative to `data` or absolute (`ExcludeList`).
     public var exclude: String?
@@ -61,6 +65,7 @@ public struct TransferLearningConfig: Codable, Sendable, Equatable {
         case reduceLRFactor = "reduce_lr_factor", reduceLRPatience = "reduce_lr_patience"
         case earlyStoppingPatience = "early_stopping_patience", monitor
         case trainBatchNormStatistics = "train_bn_statistics"
+        case classWeight = "class_weight", labelSmoothing = "label_smoothing"
         case exclude
     }
 }

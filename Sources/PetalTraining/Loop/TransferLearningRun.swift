@@ -1,6 +1,7 @@
 import Foundation
 import PetalCore
 import PetalData
+import PetalLayers
 import PetalModels
 import PetalWeights
 
@@ -113,6 +114,7 @@ public final class TransferLearningRun {
         let trainer = Trainer(model: classifier, optimizer: try makeOptimizer(config.learningRate),
                               callbacks: [reduceLR, earlyStopping, checkpoint, history], progress: progress)
         let featureEpochs = config.epochsFeatureExtraction
+        trainer.lossWeighting = try lossWeighting(split)
 
         // Phase 1: feature extraction.
         if state.phase == RunState.featureExtraction {
@@ -225,22 +227,7 @@ public final class TransferLearningRun {
     }
 
     private func weightsBinder(_ architecture: Architecture, size: Int) throws -> WeightBinder {
-        switch config.weights {
-        case "none", "random":
-            return .none
-        case "imagenet":
-            guard architecture.family == .mobileNetV2 else { throw TrainingError.noImagenetDownload(architecture.description) }
-            let url = try KerasApplicationsDownloader().mobileNetV2(
-                alpha: architecture.alpha, size: KerasApplicationsDownloader.mobileNetV2Sizes.contains(size) ? size : 224)
-            return try PretrainedWeights.binder(for: architecture, url: url)
-        case let path?:
-            return try PretrainedWeights.binder(for: architecture, url: URL(fileURLWithPath: path))
-        case nil:
-            guard let url = PretrainedWeights.installedDefault(for: architecture) else {
-                throw TrainingError.noInstalledWeights(architecture.description)
-            }
-            return try PretrainedWeights.binder(for: architecture, url: url)
-        }
+        try config.pretrainedWeights(architecture, size: size)
     }
 
     private func resolveFineTuneAt(_ classifier: TransferClassifier) throws -> Int {
@@ -255,6 +242,18 @@ public final class TransferLearningRun {
             throw TrainingError.badFineTuneAt(text, "no layer or block of \(classifier.architecture) is named so")
         }
         return index
+    }
+
+    /// The loss's class weights (recorded in state.json) and label smoothing.
+    private func lossWeighting(_ split: DatasetSplit) throws -> LossWeighting {
+        let weighting = try config.lossWeighting(classNames: split.classNames, trainingCounts: split.counts().train)
+        if let weights = weighting.classWeights {
+            state.classWeights = Dictionary(uniqueKeysWithValues: zip(split.classNames, weights.map(Double.init)))
+            try saveState()
+            progress.message("Class weights: " + zip(split.classNames, weights).map { String(format: "%@ %.4g", $0, Double($1)) }.joined(separator: ", "))
+        }
+        if weighting.labelSmoothing > 0 { progress.message("Label smoothing: \(weighting.labelSmoothing)") }
+        return weighting
     }
 
     private func makeOptimizer(_ rate: Double) throws -> Optimizer {
@@ -326,9 +325,11 @@ public enum TrainingError: Error, CustomStringConvertible, LocalizedError {
         case .unknownBackbone(let name):
             return "unknown backbone '\(name)': use one of \(Backbones.nameList)"
         case .noInstalledWeights(let name):
-            return "no pretrained weights installed for \(name): run scripts/setup.sh, or pass --weights FILE (or --weights imagenet for MobileNetV2)"
+            return "no pretrained weights installed for \(name): run scripts/setup.sh, or pass --weights FILE"
+                + " (or --weights imagenet for \(Backbones.imageNetDownloadNames.joined(separator: ", ")))"
         case .noImagenetDownload(let name):
-            return "--weights imagenet downloads Keras's MobileNetV2 files only; for \(name) pass --weights FILE"
+            return "--weights imagenet downloads weights for \(Backbones.imageNetDownloadNames.joined(separator: ", ")) only;"
+                + " for \(name) pass --weights FILE"
         case .badFineTuneAt(let value, let why): return "--fine-tune-at \(value): \(why)"
         }
     }
