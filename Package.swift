@@ -60,6 +60,10 @@ let package = Package(
         // Petal's layers against bare oneDNN primitives (benchmarks/layers.sh).
         .executableTarget(name: "PetalBenchmarks", dependencies: ["PetalCore", "PetalLayers", "CDNNL"],
                           path: "benchmarks/PetalBenchmarks"),
+        // One training step timed part by part, under ONEDNN_VERBOSE (benchmarks/step_profile.sh).
+        .executableTarget(name: "PetalStepProfile", dependencies: ["PetalCore", "PetalLayers", "PetalModels", "PetalData",
+                                                                   "PetalTraining"],
+                          path: "benchmarks/StepProfile"),
 
         .testTarget(name: "PetalCoreTests", dependencies: ["PetalCore", "PetalTestSupport"]),
         .testTarget(name: "PetalLayersTests", dependencies: ["PetalLayers", "PetalTestSupport"]),

@@ -68,8 +68,14 @@ public struct RunTimings: Codable, Sendable, Equatable {
         public var seconds: Double
         public var imagesPerSecond: Double?
         public var epochs: Int?
-        public init(name: String, seconds: Double, imagesPerSecond: Double? = nil, epochs: Int? = nil) {
+        /// Peak resident memory in bytes: the phase's own when `peakMemoryPhaseOnly`, else the
+        /// process's up to the phase's end.
+        public var peakMemoryBytes: Int?
+        public var peakMemoryPhaseOnly: Bool?
+        public init(name: String, seconds: Double, imagesPerSecond: Double? = nil, epochs: Int? = nil,
+                    peakMemoryBytes: Int? = nil, peakMemoryPhaseOnly: Bool? = nil) {
             self.name = name; self.seconds = seconds; self.imagesPerSecond = imagesPerSecond; self.epochs = epochs
+            self.peakMemoryBytes = peakMemoryBytes; self.peakMemoryPhaseOnly = peakMemoryPhaseOnly
         }
     }
     public var phases: [Phase]

@@ -17,7 +17,8 @@ public enum RunOutcomeArtifacts {
             ignoredNonImageCount: outcome.ignoredFiles)
         try folder.write(summary, to: .dataset)
         let timings = RunTimings(phases: outcome.phases.map {
-            .init(name: $0.name, seconds: $0.seconds, imagesPerSecond: $0.imagesPerSecond, epochs: $0.epochs)
+            .init(name: $0.name, seconds: $0.seconds, imagesPerSecond: $0.imagesPerSecond, epochs: $0.epochs,
+                  peakMemoryBytes: $0.peakMemoryBytes, peakMemoryPhaseOnly: $0.peakMemoryPhaseOnly)
         }, totalSeconds: outcome.totalSeconds)
         try folder.write(timings, to: .timings)
         let predictions = PredictionSet(classNames: outcome.classNames, files: outcome.testFiles,

@@ -23,6 +23,8 @@ public final class Network: @unchecked Sendable {  // unchecked: training state 
     private var gradientSums: [OutputSlot] = []
     /// Buffers of `infer`'s intermediate outputs, reused by later layers and calls.
     private let activations = TensorPool()
+    /// The last `forward`'s pooled result (its inference part), given back at the next call.
+    private var pooledForwardOutput: Tensor?
 
     public init(input: InputLayer) {
         nodes = [Node(layer: input, inputs: [])]
@@ -116,6 +118,18 @@ public final class Network: @unchecked Sendable {  // unchecked: training state 
         outputs = Array(repeating: nil, count: nodes.count)
         outputs[0] = x
         var i = 1
+        // What no backward pass reaches (all of an inference forward; a training forward's
+        // frozen prefix) runs as `infer`: in pooled buffers handed back as soon as read, so
+        // no layer keeps an activation for it (Network+Prefix.swift).
+        if let previous = pooledForwardOutput { activations.giveBack(previous) }
+        pooledForwardOutput = nil
+        let prefixEnd = training ? inferencePrefixEnd(inBackward: inBackward, through: lastNode) : lastNode
+        if prefixEnd > 0 {
+            let y = try infer(x, through: prefixEnd)
+            pooledForwardOutput = y
+            outputs[prefixEnd] = y
+            i = prefixEnd + 1
+        }
         while i <= lastNode {
             if let fused = foldableGroup(at: i, training: training, inBackward: inBackward), fused.end <= lastNode {
                 let y = try fused.conv.forwardFolded(outputs[nodes[i].inputs[0]]!, batchNorm: fused.batchNorm,
@@ -249,5 +263,7 @@ public final class Network: @unchecked Sendable {  // unchecked: training state 
     public func releaseSavedState() {
         for node in nodes { node.layer.releaseSavedState() }
         outputs = []
+        if let previous = pooledForwardOutput { activations.giveBack(previous) }
+        pooledForwardOutput = nil
     }
 }

@@ -9,12 +9,7 @@ import XCTest
 /// smoothed as fastai does, fastai's suggestions, and nothing written or changed on disk.
 final class LearningRateFinderTests: XCTestCase {
     private func config(_ data: URL) -> TransferLearningConfig {
-        var config = TransferLearningConfig(data: data.path)
-        config.backbone = "mobilenetv2"
-        config.alpha = 0.35
-        config.weights = "none"
-        config.imageSize = 32
-        config.batchSize = 4
+        var config = TinyDataset.tinyRunConfig(data)
         config.classWeight = .balanced
         config.labelSmoothing = 0.1
         return config

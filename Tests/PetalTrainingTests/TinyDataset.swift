@@ -2,6 +2,7 @@ import Foundation
 import PetalCore
 import PetalData
 import PetalTestSupport
+import PetalTraining
 
 /// A tiny two-class image folder made for a test.
 enum TinyDataset {
@@ -38,5 +39,16 @@ enum TinyDataset {
         // Files that are not images are ignored and counted.
         try Data("notes".utf8).write(to: root.appendingPathComponent("warm/README.txt"))
         return root
+    }
+
+    /// A run of a tiny random MobileNetV2 (alpha 0.35, 32 px, batch 4) on `data`.
+    static func tinyRunConfig(_ data: URL) -> TransferLearningConfig {
+        var config = TransferLearningConfig(data: data.path)
+        config.backbone = "mobilenetv2"
+        config.alpha = 0.35
+        config.weights = "none"
+        config.imageSize = 32
+        config.batchSize = 4
+        return config
     }
 }

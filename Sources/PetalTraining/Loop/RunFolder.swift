@@ -293,6 +293,10 @@ public struct PhaseResult: Codable, Sendable, Equatable {
     public var bestValidationAccuracy: Double?
     public var testLoss: Double
     public var testAccuracy: Double
+    /// Peak resident memory in bytes: the phase's own when `peakMemoryPhaseOnly`, else the
+    /// process's up to the phase's end (`PeakMemory`).
+    public var peakMemoryBytes: Int?
+    public var peakMemoryPhaseOnly: Bool?
 }
 
 /// Where a run is, saved after every epoch as `state.json` so `petal train --resume` can

@@ -48,6 +48,9 @@ public final class Trainer: TrainingContext {
     public private(set) var interrupted = false
     /// Images per second of the last `fit`'s training steps.
     public private(set) var imagesPerSecond = 0.0
+    /// When set, `fit` trains (and validates) the model's remainder on these cached outputs
+    /// of its frozen prefix instead of running the whole network on the images.
+    public var featureCache: FeatureCache?
     /// Class weights and label smoothing of the training loss (validation and test losses
     /// stay plain cross-entropy, the log loss).
     public var lossWeighting = LossWeighting.none
@@ -107,21 +110,22 @@ public final class Trainer: TrainingContext {
         var trainedImages = 0
         var trainingSeconds = 0.0
         let parameters = model.network.trainableParameters
+        let network = featureCache?.remainder ?? model.network
         for epoch in initialEpoch..<epochs where !stopTraining {
             try callbacks.onEpochBegin(epoch: epoch, context: self)
             progress.epochBegan(epoch: epoch, of: epochs, phase: phase)
             let started = Date()
             var lossSum = 0.0, correct = 0, seen = 0
-            for (b, batch) in train.epoch(epoch).enumerated() {
+            for (b, batch) in steps(train, epoch: epoch).enumerated() {
                 try callbacks.onBatchBegin(batch: b, context: self)
-                let logits = try model.network.forward(batch.images, training: true)
+                let logits = try network.forward(batch.input, training: true)
                 let result = try SoftmaxCrossEntropy.evaluate(logits: logits, labels: batch.labels, weighting: lossWeighting)
                 lastBatchLoss = result.loss
                 if !result.loss.isFinite {
-                    model.network.releaseSavedState()
+                    network.releaseSavedState()
                     throw TrainerError.diverged(epoch: epoch + 1, batch: b + 1, quantity: "loss", value: result.loss)
                 }
-                try model.network.backward(result.logitsGradient)
+                try network.backward(result.logitsGradient)
                 try optimizer.step(parameters)
                 lossSum += result.loss * Double(batch.count)
                 correct += result.correct
@@ -139,10 +143,12 @@ public final class Trainer: TrainingContext {
                 interrupted = true
                 break
             }
-            model.network.releaseSavedState()
+            network.releaseSavedState()
             var logs = EpochLogs(loss: lossSum / Double(max(seen, 1)), accuracy: Double(correct) / Double(max(seen, 1)))
             if let validation {
-                let v = try evaluate(validation)
+                let v = try featureCache?.validation.map { try Self.evaluate(network, classCount: model.classNames.count,
+                                                                             batches: $0.epoch(0)) }
+                    ?? evaluate(validation)
                 if !v.loss.isFinite {
                     throw TrainerError.diverged(epoch: epoch + 1, batch: nil, quantity: "the validation loss", value: v.loss)
                 }
@@ -198,13 +204,25 @@ public final class Trainer: TrainingContext {
     }
 
     public static func evaluate(_ model: TransferClassifier, _ loader: BatchLoader) throws -> EvaluationResult {
+        try loader.checkBatchFits()
+        return try evaluate(model.network, classCount: model.classNames.count, batches: steps(loader, epoch: 0))
+    }
+
+    /// The batches of a training epoch: the cached features' when there are some, else the loader's images.
+    private func steps(_ loader: BatchLoader, epoch: Int) -> AnySequence<StepBatch> {
+        featureCache?.train.epoch(epoch) ?? Self.steps(loader, epoch: epoch)
+    }
+
+    private static func steps(_ loader: BatchLoader, epoch: Int) -> AnySequence<StepBatch> {
+        AnySequence(loader.epoch(epoch).lazy.map { StepBatch(input: $0.images, labels: $0.labels) })
+    }
+
+    static func evaluate(_ network: Network, classCount k: Int, batches: AnySequence<StepBatch>) throws -> EvaluationResult {
         var lossSum = 0.0, correct = 0
         var probabilities: [[Float]] = []
         var labels: [Int] = []
-        let k = model.classNames.count
-        try loader.checkBatchFits()
-        for batch in loader.epoch(0) {
-            let logits = try model.network.forward(batch.images, training: false)
+        for batch in batches {
+            let logits = try network.forward(batch.input, training: false)
             let result = try SoftmaxCrossEntropy.evaluate(logits: logits, labels: batch.labels)
             lossSum += result.loss * Double(batch.count)
             correct += result.correct

@@ -122,13 +122,20 @@ public final class TransferLearningRun {
             if printsSummary { progress.message(classifier.summary) }
             progress.message("Phase 1, feature extraction: base frozen, \(classifier.trainableParameterCount) trainable parameters")
             let phaseStart = Date()
+            let peakReset = PeakMemory.reset()
             try restoreOptimizer(trainer, learningRate: config.learningRate)
+            if state.nextEpoch < featureEpochs {
+                trainer.featureCache = try FeatureCache.make(for: classifier.network, train: train, validation: validation,
+                                                             log: progress.message)
+            }
             let logs = try trainer.fit(train, validation: validation, epochs: featureEpochs, initialEpoch: state.nextEpoch,
                                        phase: RunState.featureExtraction, restoredCallbackState: restoredCallbacks(),
                                        epochEnded: { epoch, _ in try self.saveCheckpoint(trainer, nextEpoch: epoch + 1) })
+            trainer.featureCache = nil
             if trainer.interrupted { return try interruptedOutcome(classifier, split, test, testCache, failures, folderScan, started) }
             let ranTo = state.nextEpoch
-            state.phases.append(try phaseResult(RunState.featureExtraction, trainer, test, logs: logs, since: phaseStart))
+            state.phases.append(try phaseResult(RunState.featureExtraction, trainer, test, logs: logs, since: phaseStart,
+                                                peakReset: peakReset))
             state.phase = RunState.fineTuning
             state.fineTuningStartEpoch = ranTo
             state.learningRate = nil
@@ -147,13 +154,18 @@ public final class TransferLearningRun {
             if printsSummary { progress.message(classifier.summary) }
             progress.message("Phase 2, fine-tuning from layer \(fineTuneAt) (\(classifier.network.layers[fineTuneAt].name)): \(classifier.trainableParameterCount) trainable parameters, learning rate \(rate)")
             let phaseStart = Date()
+            let peakReset = PeakMemory.reset()
             try restoreOptimizer(trainer, learningRate: rate)
+            trainer.featureCache = try FeatureCache.make(for: classifier.network, train: train, validation: validation,
+                                                         log: progress.message)
             let logs = try trainer.fit(train, validation: validation, epochs: start + config.epochsFineTuning,
                                        initialEpoch: max(state.nextEpoch, start), phase: RunState.fineTuning,
                                        restoredCallbackState: restoredCallbacks(),
                                        epochEnded: { epoch, _ in try self.saveCheckpoint(trainer, nextEpoch: epoch + 1) })
+            trainer.featureCache = nil
             if trainer.interrupted { return try interruptedOutcome(classifier, split, test, testCache, failures, folderScan, started) }
-            state.phases.append(try phaseResult(RunState.fineTuning, trainer, test, logs: logs, since: phaseStart))
+            state.phases.append(try phaseResult(RunState.fineTuning, trainer, test, logs: logs, since: phaseStart,
+                                                peakReset: peakReset))
         }
         state.phase = RunState.done
         try classifier.save(to: files.url(.model))
@@ -261,14 +273,15 @@ public final class TransferLearningRun {
     }
 
     private func phaseResult(_ name: String, _ trainer: Trainer, _ test: BatchLoader, logs: [EpochLogs],
-                             since start: Date) throws -> PhaseResult {
+                             since start: Date, peakReset: Bool) throws -> PhaseResult {
         let result = try trainer.evaluate(test)
         progress.message(result.isEmpty ? "\(name): no test images, no test metrics"
                          : String(format: "%@: test accuracy %.4f, test loss %.4f", name, result.accuracy, result.loss))
         return PhaseResult(name: name, epochs: logs.count, seconds: Date().timeIntervalSince(start),
                            imagesPerSecond: trainer.imagesPerSecond,
                            bestValidationAccuracy: logs.compactMap { $0["val_accuracy"] }.max(),
-                           testLoss: result.loss, testAccuracy: result.accuracy)
+                           testLoss: result.loss, testAccuracy: result.accuracy, peakMemoryBytes: PeakMemory.bytes,
+                           peakMemoryPhaseOnly: peakReset)
     }
 
     // MARK: - Checkpoints for resuming
