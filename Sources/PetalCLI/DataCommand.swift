@@ -8,7 +8,7 @@ struct DataCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "data",
         abstract: "Inspect image datasets (one sub-folder per class).",
-        subcommands: [Inspect.self, Benchmark.self])
+        subcommands: [Inspect.self, AuditCommand.self, Benchmark.self])
 
     struct Inspect: ParsableCommand {
         static let configuration = CommandConfiguration(

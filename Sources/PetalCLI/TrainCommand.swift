@@ -65,6 +65,8 @@ struct TrainCommand: ParsableCommand {
     var classWeight: String?
     @Option(parsing: .unconditional, help: "Label smoothing, at least 0 and below 1: targets (1-E)*onehot + E/classes (default: 0).")
     var labelSmoothing: Double?
+    @Option(help: "A file of images to leave out before splitting, one path a line relative to DATA (petal data audit's exclude.txt); paths that are not in DATA are a warning.")
+    var exclude: String?
     @Option(help: "Run folder (default: runs/<dataset>-<backbone>-<time>).") var out: String?
     @Option(help: "Continue an interrupted run from its last completed epoch, with its own configuration.") var resume: String?
     @Flag(help: "Print only the run folder.") var quiet = false
@@ -150,7 +152,7 @@ struct TrainCommand: ParsableCommand {
 
     /// True when an option (or DATA) that `makeConfig` applies was given.
     private var givesConfigurationOptions: Bool {
-        let texts: [String?] = [data, backbone, weights, fineTuneAt, optimizer, hidden, augment, split, classWeight]
+        let texts: [String?] = [data, backbone, weights, fineTuneAt, optimizer, hidden, augment, split, classWeight, exclude]
         let numbers: [Any?] = [alpha, imageSize, batchSize, epochsFe, epochsFt, lr, lrFt, dropout, seed, threads, labelSmoothing]
         return texts.contains { $0 != nil } || numbers.contains { $0 != nil } || trainBnStatistics
     }
@@ -185,6 +187,7 @@ struct TrainCommand: ParsableCommand {
         if trainBnStatistics { config.trainBatchNormStatistics = true }
         if let classWeight { config.classWeight = try ClassWeight(parsing: classWeight) }
         if let labelSmoothing { config.labelSmoothing = labelSmoothing }
+        if let exclude { config.exclude = exclude.isEmpty ? exclude : URL(fileURLWithPath: exclude).standardizedFileURL.path }
         return config
     }
 

@@ -28,7 +28,7 @@ public struct ImageFolder: Sendable {
     public let root: URL
     public let classNames: [String]
     /// Every image, grouped by class in label order, sorted by path within a class.
-    public let items: [LabeledFile]
+    public internal(set) var items: [LabeledFile]
     /// Non-hidden files that are not images (or are not inside a class folder).
     public let ignoredFiles: [URL]
     /// Hidden files and folders skipped (names starting with "."), not listed.

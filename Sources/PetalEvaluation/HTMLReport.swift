@@ -137,6 +137,11 @@ public struct HTMLReport {
         }
         if let history, !history.epochs.isEmpty { cards.append(("Epochs", "\(history.epochs.count)")) }
         if let timings { cards.append(("Total time", Self.duration(timings.totalSeconds, compact: true))) }
+        return Self.statGrid(cards)
+    }
+
+    /// Cards of (label, value), as the report's and the audit page's headers show them.
+    static func statGrid(_ cards: [(String, String)]) -> String {
         guard !cards.isEmpty else { return "" }
         return "<div class=\"stats\">" + cards.map {
             "<div class=\"stat\"><div class=\"label\">\(escapeHTML($0.0))</div><div class=\"value\">\(escapeHTML($0.1))</div></div>"

@@ -104,6 +104,9 @@ extension TransferLearningConfig {
         try Self.checkFraction("--dropout", Double(head.dropout), allowed: "at least 0 and below 1", valid: { $0 >= 0 && $0 < 1 })
         for units in head.hiddenUnits { try Self.check("--hidden", units, in: Limits.hiddenUnits) }
         try validateSplit()
+        if let exclude, exclude.trimmingCharacters(in: .whitespaces).isEmpty {
+            throw .invalid(option: "--exclude", reason: "empty; give a file of image paths, one a line")
+        }
         if let threads { try Self.check("--threads", threads, in: Limits.threads) }
         try Self.checkFraction("reduce_lr_factor", reduceLRFactor, allowed: "above 0 and below 1", valid: { $0 > 0 && $0 < 1 })
         try Self.check("reduce_lr_patience", reduceLRPatience, in: Limits.patience)
@@ -229,6 +232,7 @@ extension TransferLearningConfig {
             ("reduce_lr_factor", n(reduceLRFactor)), ("reduce_lr_patience", String(reduceLRPatience)),
             ("early_stopping_patience", String(earlyStoppingPatience)), ("monitor", monitor),
             ("--class-weight", classWeight?.description ?? "(none)"), ("--label-smoothing", n(labelSmoothing ?? 0)),
+            ("--exclude", exclude.map { URL(fileURLWithPath: $0).standardizedFileURL.path } ?? "(none)"),
         ]
     }
 

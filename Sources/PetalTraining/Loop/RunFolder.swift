@@ -313,6 +313,8 @@ public struct RunState: Codable, Sendable, Equatable {
     public var phases: [PhaseResult] = []
     /// The training loss's class weights by class name (`--class-weight`), as resolved on the training split.
     public var classWeights: [String: Double]?
+    /// Images left out by `--exclude` before the split (nil without it).
+    public var excludedImages: Int?
 
     public init() {}
 

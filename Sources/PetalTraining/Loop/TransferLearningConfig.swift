@@ -49,6 +49,9 @@ public struct TransferLearningConfig: Codable, Sendable, Equatable {
     public var classWeight: ClassWeight?
     /// Label smoothing ε of the training loss (`--label-smoothing`, 0..<1); nil for 0.
     public var labelSmoothing: Double?
+    /// A file of images to leave out before splitting (`petal data audit`'s exclude.txt):
+    /// one path a line, relative to `data` or absolute (`ExcludeList`).
+    public var exclude: String?
 
     public init(data: String) { self.data = data }
 
@@ -63,6 +66,7 @@ public struct TransferLearningConfig: Codable, Sendable, Equatable {
         case earlyStoppingPatience = "early_stopping_patience", monitor
         case trainBatchNormStatistics = "train_bn_statistics"
         case classWeight = "class_weight", labelSmoothing = "label_smoothing"
+        case exclude
     }
 }
 

@@ -207,7 +207,9 @@ public final class TransferLearningRun {
             let scan = try ImageFolder(URL(fileURLWithPath: config.data))
             folderScan = scan
             if files.contains(.split) { return try DatasetSplit.load(from: files.url(.split)) }
-            return try DatasetSplit.stratified(scan, train: config.trainFraction, validation: config.validationFraction,
+            let (kept, excluded) = try config.leavingOutExcluded(scan, message: progress.message)
+            if let excluded { state.excludedImages = excluded; try saveState() }
+            return try DatasetSplit.stratified(kept, train: config.trainFraction, validation: config.validationFraction,
                                                test: config.testFraction, seed: config.seed)
         }
         if !files.contains(.split) { try split.save(to: files.url(.split)) }
