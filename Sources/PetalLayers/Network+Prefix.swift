@@ -12,6 +12,7 @@ extension Network {
         switch layer {
         case let batchNorm as BatchNormalization: return batchNorm.usesMovingStatistics(training: true)
         case is Dropout: return false
+        case is QuantizedGraph: return false  // refuses a training forward: int8 models are not trained
         default: return true
         }
     }

@@ -164,7 +164,7 @@ final class Int8KernelTests: XCTestCase {
     }
 
     func testQuantizingReorderRoundsAndSaturates() throws {
-        let x = try Tensor(shape: [1, 2, 1, 3], values: [-3, -0.26, 0.25, 0.74, 1.26, 100])
+        let x = try Tensor(shape: [1, 2, 1, 3], values: [-3, -0.26, 0.25, 0.74, 1.26, 150])
         let u8 = try Tensor(layout: .nhwc([1, 2, 1, 3], .uint8))
         try Int8Reorder.run(from: x, to: u8, multiplier: 2)
         XCTAssertEqual(try values(u8), [0, 0, 0, 1, 3, 255])
