@@ -66,11 +66,45 @@ petal_rate() {
 
 json_field() { python3 -c "import json, sys; print(json.loads(sys.stdin.read())[sys.argv[1]])" "$1"; }
 
-# int8: filled in with `petal quantize` (issue 12's other half). Prints nothing until then.
+# int8: the run quantized by `petal quantize` (its validation split, defaults) and exported as QDQ
+# ONNX; Petal's int8 model and ONNX Runtime on the QDQ file, at batch 1 and 32, with test accuracy.
 int8_columns() {
-  local run=$1
-  if ! "$PETAL" quantize --help >/dev/null 2>&1; then return; fi
-  echo "  int8: petal quantize is available; its columns are not measured by this script yet ($run)"
+  local run=$1 backbone=$2
+  "$PETAL" quantize --help >/dev/null 2>&1 || return 0
+  local int8="$WORK/$backbone-int8.safetensors" qdq="$WORK/$backbone-int8.onnx"
+  [ -f "$int8" ] || "$PETAL" quantize "$run" --out "$int8" >&2
+  "$PETAL" export "$int8" --format onnx --out "$qdq" >/dev/null
+  for batch in 1 32; do
+    local petal ort_json ort ort_run
+    petal=$(petal_rate "$int8" "$batch")
+    ort_json=$(python3 "$HELPER" time "$qdq" "$IMAGES_DIR" --batch "$batch")
+    ort=$(json_field images_per_s <<<"$ort_json")
+    ort_run=$(json_field run_only_images_per_s <<<"$ort_json")
+    awk -v m="$backbone int8" -v b="$batch" -v p="$petal" -v o="$ort" -v r="$ort_run" \
+      'BEGIN{printf "%-18s %5d  %12.1f  %12.1f  %14.1f  %8.2fx\n", m, b, p, o, r, p / o}'
+  done
+  local petal_accuracy ort_accuracy
+  petal_accuracy=$("$PETAL" evaluate "$int8" "$(int8_test_folder "$run")" --json 2>/dev/null | json_field accuracy)
+  ort_accuracy=$(python3 "$HELPER" accuracy "$qdq" "$run" | json_field accuracy)
+  echo "  int8 sizes: $(du -k "$int8" | cut -f1) KiB $backbone-int8.safetensors, $(du -k "$qdq" | cut -f1) KiB $backbone-int8.onnx;" \
+       "test accuracy: petal int8 $petal_accuracy, ORT QDQ $ort_accuracy"
+}
+
+# The run's test split as class folders of links (for `petal evaluate MODEL FOLDER`).
+int8_test_folder() {
+  local run=$1 folder="$WORK/test-$(basename "$1")"
+  [ -d "$folder" ] || python3 - "$run/split.json" "$folder" <<'PY'
+import json, os, sys
+split = json.load(open(sys.argv[1]))
+root = split.get("root") or split.get("data") or ""
+for k, item in enumerate(split["test"]):
+    path = item if isinstance(item, str) else (item.get("path") or item.get("file"))
+    label = path.split("/")[0] if isinstance(item, str) else (item.get("label") or item.get("className") or path.split("/")[0])
+    os.makedirs(os.path.join(sys.argv[2], label), exist_ok=True)
+    src = path if os.path.isabs(path) else os.path.join(root, path)
+    os.symlink(os.path.abspath(src), os.path.join(sys.argv[2], label, f"{k:05d}-" + os.path.basename(path)))
+PY
+  echo "$folder"
 }
 
 printf '%-18s %5s  %12s  %12s  %14s  %9s\n' "model" "batch" "petal img/s" "ORT img/s" "ORT run-only" "petal/ORT"
@@ -94,7 +128,7 @@ for backbone in efficientnet-lite0 mobilenetv2; do
   ort_accuracy=$(python3 "$HELPER" accuracy "$onnx_file" "$run" | json_field accuracy)
   echo "  sizes: $(du -k "$model_file" | cut -f1) KiB model.safetensors, $(du -k "$onnx_file" | cut -f1) KiB $backbone.onnx;" \
        "test accuracy: petal $petal_accuracy, ORT $ort_accuracy ($run)"
-  int8_columns "$run"
+  int8_columns "$run" "$backbone"
 done
 echo "$N photos as 224 px PNG; onnxruntime $(python3 -c 'import onnxruntime; print(onnxruntime.__version__)'), $(nproc) threads"
 echo "machine: $(nproc) cores, ISA $(grep -o -w -m1 -E 'avx512_bf16|avx512f|avx2' /proc/cpuinfo | tr '\n' ' '), load $(uptime | sed 's/.*load average: //')"
