@@ -66,6 +66,19 @@ petal_rate() {
 
 json_field() { python3 -c "import json, sys; print(json.loads(sys.stdin.read())[sys.argv[1]])" "$1"; }
 
+# One table row per batch size (1, 32): Petal on MODEL against ONNX Runtime on ONNX_FILE.
+speed_rows() {
+  local label=$1 model=$2 onnx_file=$3 batch petal ort_json ort ort_run
+  for batch in 1 32; do
+    petal=$(petal_rate "$model" "$batch")
+    ort_json=$(python3 "$HELPER" time "$onnx_file" "$IMAGES_DIR" --batch "$batch")
+    ort=$(json_field images_per_s <<<"$ort_json")
+    ort_run=$(json_field run_only_images_per_s <<<"$ort_json")
+    awk -v m="$label" -v b="$batch" -v p="$petal" -v o="$ort" -v r="$ort_run" \
+      'BEGIN{printf "%-18s %5d  %12.1f  %12.1f  %14.1f  %8.2fx\n", m, b, p, o, r, p / o}'
+  done
+}
+
 # int8: the run quantized by `petal quantize` (its validation split, defaults) and exported as QDQ
 # ONNX; Petal's int8 model and ONNX Runtime on the QDQ file, at batch 1 and 32, with test accuracy.
 int8_columns() {
@@ -74,15 +87,7 @@ int8_columns() {
   local int8="$WORK/$backbone-int8.safetensors" qdq="$WORK/$backbone-int8.onnx"
   [ -f "$int8" ] || "$PETAL" quantize "$run" --out "$int8" >&2
   "$PETAL" export "$int8" --format onnx --out "$qdq" >/dev/null
-  for batch in 1 32; do
-    local petal ort_json ort ort_run
-    petal=$(petal_rate "$int8" "$batch")
-    ort_json=$(python3 "$HELPER" time "$qdq" "$IMAGES_DIR" --batch "$batch")
-    ort=$(json_field images_per_s <<<"$ort_json")
-    ort_run=$(json_field run_only_images_per_s <<<"$ort_json")
-    awk -v m="$backbone int8" -v b="$batch" -v p="$petal" -v o="$ort" -v r="$ort_run" \
-      'BEGIN{printf "%-18s %5d  %12.1f  %12.1f  %14.1f  %8.2fx\n", m, b, p, o, r, p / o}'
-  done
+  speed_rows "$backbone int8" "$int8" "$qdq"
   local petal_accuracy ort_accuracy
   petal_accuracy=$("$PETAL" evaluate "$int8" "$(int8_test_folder "$run")" --json 2>/dev/null | json_field accuracy)
   ort_accuracy=$(python3 "$HELPER" accuracy "$qdq" "$run" | json_field accuracy)
@@ -115,14 +120,7 @@ for backbone in efficientnet-lite0 mobilenetv2; do
   run=$(run_for "$backbone" "$given")
   onnx_file="$WORK/$backbone.onnx"
   "$PETAL" export "$run" --format onnx --out "$onnx_file" >/dev/null
-  for batch in 1 32; do
-    petal=$(petal_rate "$run" "$batch")
-    ort_json=$(python3 "$HELPER" time "$onnx_file" "$IMAGES_DIR" --batch "$batch")
-    ort=$(json_field images_per_s <<<"$ort_json")
-    ort_run=$(json_field run_only_images_per_s <<<"$ort_json")
-    awk -v m="$backbone" -v b="$batch" -v p="$petal" -v o="$ort" -v r="$ort_run" \
-      'BEGIN{printf "%-18s %5d  %12.1f  %12.1f  %14.1f  %8.2fx\n", m, b, p, o, r, p / o}'
-  done
+  speed_rows "$backbone" "$run" "$onnx_file"
   model_file="$run/model.safetensors"
   petal_accuracy=$("$PETAL" evaluate "$run" --json 2>/dev/null | json_field accuracy)
   ort_accuracy=$(python3 "$HELPER" accuracy "$onnx_file" "$run" | json_field accuracy)
