@@ -6,7 +6,7 @@ import PetalLayers
 /// Features of images from a frozen network, computed once without augmentation: the
 /// output of layer `through` (e.g. a `TransferClassifier`'s global average pooling, index
 /// `baseLayerCount`) for every image, through the inference pass (`Network.infer`) in
-/// evaluation batches (`BatchLoader.evaluation`), as training evaluates. Reusable wherever
+/// evaluation batches (`BatchLoader.evaluation`), by training's own `CachedFeatures`. Reusable wherever
 /// the base stays frozen (a label audit, cached features for a frozen-base phase).
 public struct FrozenFeatures: Sendable {
     /// The images whose features were computed (those that decoded), in the order given.
@@ -45,12 +45,11 @@ public struct FrozenFeatures: Sendable {
             result.failures += cache.failures
             done += cache.failures.count
             let loader = BatchLoader.evaluation(cache: cache, batchSize: batchSize, normalization: normalization, workers: 1)
-            for batch in loader.epoch(0) {
-                let output = try network.infer(batch.images, through: layer).rowMajor()
-                withExtendedLifetime(output) { result.values += output.floats }
-                done += batch.count
+            let features = try CachedFeatures(network: network, cut: layer, loader: loader) { count in
+                done += count
                 progress(done, files.count)
             }
+            result.values += features.rows
             result.files += cache.files
         }
         return result

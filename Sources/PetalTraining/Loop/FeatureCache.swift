@@ -35,8 +35,9 @@ public final class CachedFeatures {
         network.outputShape(of: cut).reduce(1, *) * images * MemoryLayout<Float>.size
     }
 
-    /// Runs every image of `loader` (which must not augment) through layers 1...`cut`.
-    init(network: Network, cut: Int, loader: BatchLoader) throws {
+    /// Runs every image of `loader` (which must not augment) through layers 1...`cut`;
+    /// `progress` gets each batch's image count once the batch is done.
+    init(network: Network, cut: Int, loader: BatchLoader, progress: (Int) -> Void = { _ in }) throws {
         precondition(loader.augmentation.isNone, "CachedFeatures: a loader that augments")  // FeatureCache.make checks
         shape = Array(network.outputShape(of: cut).dropFirst())
         perImage = shape.reduce(1, *)
@@ -53,8 +54,12 @@ public final class CachedFeatures {
             for (k, index) in batch.indices.enumerated() {
                 (all + index * perImage).update(from: rows + k * perImage, count: perImage)
             }
+            progress(batch.count)
         }
     }
+
+    /// Every image's features in the cache's order, one row each (channels last for feature maps).
+    var rows: [Float] { Array(values.floats.prefix(labels.count * perImage)) }
 
     /// Row-major features, channels last for feature maps (as images are batched).
     private static func layout(_ shape: [Int], count: Int) -> TensorLayout {
